@@ -1,0 +1,3 @@
+"""Insight: structured analysis, semantic search, prompt evaluation and classical prediction."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,87 @@
+"""Domain errors → HTTP, in one place. Clients get a message, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from insight.errors import (
+    ConfigError,
+    InsightError,
+    InvalidInput,
+    ModelIntegrityError,
+    ModelNotLoaded,
+    PayloadTooLarge,
+    TargetsNotMet,
+    TrackingUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[InsightError], int] = {
+    InvalidInput: 422,
+    PayloadTooLarge: 413,
+    ModelNotLoaded: 503,
+    ModelIntegrityError: 503,
+    TrackingUnavailable: 503,
+    TargetsNotMet: 409,
+    ConfigError: 500,
+}
+
+
+def error_response(status: int, code: str, message: str, detail: Any = None) -> Response:
+    body = {"code": code, "message": message, "detail": message if detail is None else detail}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def status_for(exc: InsightError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+async def _insight_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InsightError)
+    status = status_for(exc)
+    if isinstance(exc, InvalidInput):
+        detail = [{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in exc.problems]
+        return error_response(status, exc.code, exc.message, detail)
+    if status >= 500:
+        log.error("%s: %s", exc.code, exc.message)
+    return error_response(status, exc.code, exc.message)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"])
+    return error_response(422, "invalid_input", f"{where}: {first['msg']}", detail)
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return error_response(exc.status_code, "http_error", message)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error; the server log has the details")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(InsightError, _insight_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,101 @@
+"""Classical prediction: one instance, or a batch scored by one vectorised call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from insight.api.body import read_json_object, required_field
+from insight.api.deps import PredictorDep, SettingsDep
+from insight.api.schemas.predict import (
+    BatchPredictRequest,
+    BatchPredictResponse,
+    ModelInfo,
+    PredictRequest,
+    PredictResponse,
+    request_body,
+)
+from insight.predictor.features import row_to_matrix, rows_to_matrix
+
+router = APIRouter(prefix="/api/v1", tags=["predict"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"description": "body over the configured size limit"},
+    422: {"description": "invalid input; `detail` names each field and its problem"},
+    503: {"description": "no model loaded (none trained, or the artifact failed its hash check)"},
+}
+
+
+def _json(payload: Any) -> Response:
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    responses=_ERRORS,
+    openapi_extra=request_body(PredictRequest),
+    summary="Predict one instance",
+)
+async def predict(request: Request, predictor: PredictorDep, settings: SettingsDep) -> Response:
+    payload = await read_json_object(request, settings.api.max_body_bytes)
+    features = required_field(payload, "features")
+    matrix = row_to_matrix(features, predictor.feature_names, ("body", "features"))
+    result = await anyio.to_thread.run_sync(predictor.predict, matrix)
+    meta = predictor.metadata
+    return _json(
+        {
+            "prediction": int(result.classes[0]),
+            "label": result.labels[0],
+            "confidence": float(result.confidence[0]),
+            "model": {"name": meta.name, "version": meta.version},
+        }
+    )
+
+
+@router.post(
+    "/predict/batch",
+    response_model=BatchPredictResponse,
+    responses=_ERRORS,
+    openapi_extra=request_body(BatchPredictRequest),
+    summary="Predict many instances in one vectorised call",
+)
+async def predict_batch(request: Request, predictor: PredictorDep, settings: SettingsDep) -> Response:
+    payload = await read_json_object(request, settings.api.max_body_bytes)
+    rows = required_field(payload, "instances")
+    matrix = rows_to_matrix(
+        rows,
+        predictor.feature_names,
+        ("body", "instances"),
+        max_rows=settings.predictor.max_batch_rows,
+    )
+    result = await anyio.to_thread.run_sync(predictor.predict, matrix)
+    meta = predictor.metadata
+    predictions = [
+        {"prediction": c, "label": label, "confidence": p}
+        for c, label, p in zip(
+            result.classes.tolist(), result.labels, result.confidence.tolist(), strict=True
+        )
+    ]
+    return _json({"predictions": predictions, "model": {"name": meta.name, "version": meta.version}})
+
+
+@router.get("/model", response_model=ModelInfo, responses={503: _ERRORS[503]}, summary="Served model")
+async def model_info(predictor: PredictorDep) -> ModelInfo:
+    meta = predictor.metadata
+    return ModelInfo(
+        name=meta.name,
+        version=meta.version,
+        estimator=meta.estimator,
+        feature_names=meta.feature_names,
+        class_labels=meta.class_labels,
+        metrics=meta.metrics,
+        targets=meta.targets,
+        mlflow_run_id=meta.mlflow_run_id,
+        created_at=meta.created_at.isoformat(),
+        sha256=meta.sha256,
+        data_digest=meta.data_digest,
+    )

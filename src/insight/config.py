@@ -1,0 +1,96 @@
+"""Settings: one object, built once at the edge (CLI or app factory) and passed in."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
+    )
+    access_log: bool = True
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard(cls, origins: list[str]) -> list[str]:
+        if "*" in origins:
+            raise ValueError("'*' is not allowed: list the origins that may call the API")
+        return origins
+
+
+class PredictorSettings(BaseModel):
+    config_path: Path = Path("configs/model_config.yaml")
+    model_dir: Path = Path("var/models/predictor")
+    max_batch_rows: int = Field(default=10_000, ge=1)
+    registered_model_name: str = "insight-predictor"
+
+
+class VectorStoreSettings(BaseModel):
+    """Embedded Chroma under ``path`` unless ``host`` names a Chroma server."""
+
+    path: Path = Path("vectorstore")
+    host: str | None = None
+    port: int = Field(default=8001, ge=1, le=65535)
+
+
+class LLMSettings(BaseModel):
+    provider: Literal["none", "local", "openai", "openai_compatible"] = "none"
+    model: str | None = None
+    base_url: str | None = None
+
+    @model_validator(mode="after")
+    def _base_url_for_compatible(self) -> LLMSettings:
+        if self.provider == "openai_compatible" and not self.base_url:
+            raise ValueError("provider 'openai_compatible' needs base_url")
+        return self
+
+
+class TrackingSettings(BaseModel):
+    """MLflow: a SQLite file by default, a tracking server by setting ``uri``."""
+
+    uri: str = "sqlite:///var/mlflow/mlflow.db"
+    artifact_location: str = Field(
+        default="var/mlflow/artifacts", description="a local path or a URI (s3://…, file://…)"
+    )
+    experiment: str = "insight-predictor"
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, uri: str) -> str:
+        if not uri.startswith(("sqlite:///", "http://", "https://", "postgresql://", "file:")):
+            raise ValueError(
+                "tracking uri must be sqlite:///PATH, file:PATH, postgresql://… or an "
+                f"http(s) MLflow server, got {uri!r}"
+            )
+        return uri
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INSIGHT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    predictor: PredictorSettings = Field(default_factory=PredictorSettings)
+    vectorstore: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment and ``.env``; cached so the CLI builds them once."""
+    return Settings()

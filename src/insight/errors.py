@@ -1,0 +1,61 @@
+"""Domain errors: one root, mapped to HTTP once in ``insight.api.errors``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class InsightError(Exception):
+    """Root of every error the service raises on purpose."""
+
+    code = "insight_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One invalid field: where it is (JSON path) and what is wrong with it."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+    type: str = "value_error"
+
+
+class InvalidInput(InsightError):
+    code = "invalid_input"
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+        first = problems[0]
+        where = ".".join(str(part) for part in first.loc)
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{where}: {first.msg}{more}")
+
+
+class PayloadTooLarge(InsightError):
+    code = "payload_too_large"
+
+
+class ConfigError(InsightError):
+    code = "config_error"
+
+
+class ModelNotLoaded(InsightError):
+    code = "model_not_loaded"
+
+
+class ModelIntegrityError(InsightError):
+    """A model artifact whose bytes do not match the sha256 recorded beside it."""
+
+    code = "model_integrity_error"
+
+
+class TargetsNotMet(InsightError):
+    code = "targets_not_met"
+
+
+class TrackingUnavailable(InsightError):
+    code = "tracking_unavailable"

@@ -1,0 +1,1 @@
+"""Classical prediction: a cross-validated scikit-learn pipeline, tracked in MLflow, served."""

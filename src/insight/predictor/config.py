@@ -1,0 +1,99 @@
+"""The predictor's training configuration: ``configs/model_config.yaml``."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from insight.errors import ConfigError
+
+Estimator = Literal["logistic_regression", "random_forest", "gradient_boosting"]
+Metric = Literal["accuracy", "f1", "roc_auc", "precision", "recall"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PreprocessingConfig(_Strict):
+    impute: Literal["mean", "median", "most_frequent"] = "median"
+    scale: bool = True
+
+
+class ModelSpec(_Strict):
+    estimator: Estimator = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchConfig(_Strict):
+    method: Literal["random", "grid"] = "random"
+    n_iter: int = Field(default=20, ge=1, le=500)
+    scoring: Metric = "roc_auc"
+    space: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("space")
+    @classmethod
+    def _valid_space(cls, space: dict[str, Any]) -> dict[str, Any]:
+        for name, spec in space.items():
+            if not name.startswith("model__"):
+                raise ValueError(f"search space key {name!r} must address the model: model__<param>")
+            if isinstance(spec, list):
+                if not spec:
+                    raise ValueError(f"search space {name!r} lists no values")
+                continue
+            if not (isinstance(spec, dict) and len(spec) == 1):
+                raise ValueError(
+                    f"search space {name!r} must be a list of values or one of "
+                    "{loguniform|uniform|randint: [low, high]}"
+                )
+            ((kind, bounds),) = spec.items()
+            if kind not in {"loguniform", "uniform", "randint"}:
+                raise ValueError(f"search space {name!r}: unknown distribution {kind!r}")
+            if not (isinstance(bounds, list) and len(bounds) == 2 and bounds[0] < bounds[1]):
+                raise ValueError(f"search space {name!r}: bounds must be [low, high] with low < high")
+        return space
+
+
+class ModelConfig(_Strict):
+    dataset: Literal["breast_cancer"] = "breast_cancer"
+    test_size: float = Field(default=0.2, gt=0.0, lt=0.9)
+    random_state: int = 42
+    cv_folds: int = Field(default=5, ge=2, le=20)
+    preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    targets: dict[Metric, float] = Field(min_length=1)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    sha256: str = Field(default="", exclude=True, description="hash of the file it was read from")
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_in_range(cls, targets: dict[str, float]) -> dict[str, float]:
+        for metric, value in targets.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"target {metric}={value} must lie in [0, 1]")
+        return targets
+
+
+def load_model_config(path: Path) -> ModelConfig:
+    """Read and validate the YAML config; errors name the file and the field."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read model config {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(raw) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"model config {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"model config {path} must be a mapping")
+    try:
+        config = ModelConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"model config {path} is invalid: {problems}") from exc
+    config.sha256 = hashlib.sha256(raw).hexdigest()
+    return config

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+
+def test_health_is_plain_liveness(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok", "version": "0.1.0"}
+
+
+def test_ready_reports_every_part(client: TestClient) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ready"] is True
+    assert body["parts"]["predictor"] == {"status": "ok", "detail": "insight-predictor v7"}
+    assert body["parts"]["tracking"]["status"] == "ok"
+    assert body["parts"]["vectorstore"]["status"] == "not configured"
+    assert body["parts"]["llm"]["status"] == "not configured"
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref:
+        return spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]  # type: ignore[no-any-return]
+    return schema
+
+
+def test_every_route_documents_an_example(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    missing = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            ok = _resolve(spec, operation["responses"]["200"]["content"]["application/json"]["schema"])
+            if "examples" not in ok:
+                missing.append(f"{method.upper()} {path} response")
+            body = operation.get("requestBody")
+            if body and "examples" not in _resolve(spec, body["content"]["application/json"]["schema"]):
+                missing.append(f"{method.upper()} {path} request")
+    assert not missing, missing
+    assert "/api/v1/predict/batch" in spec["paths"]
+
+
+def test_cors_allows_configured_origins_only(client: TestClient) -> None:
+    preflight = {"Access-Control-Request-Method": "POST"}
+    allowed = client.options("/api/v1/predict", headers={**preflight, "Origin": "http://localhost:8000"})
+    denied = client.options("/api/v1/predict", headers={**preflight, "Origin": "http://evil.example"})
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:8000"
+    assert "access-control-allow-origin" not in denied.headers
+
+
+def test_unknown_route_is_a_json_404(client: TestClient) -> None:
+    response = client.get("/api/v1/nothing")
+    assert response.status_code == 404
+    assert response.json()["message"] == "Not Found"

@@ -1,0 +1,73 @@
+"""Shared fixtures: settings rooted in a temp dir, a real (small) trained artifact."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sklearn
+
+from insight.config import PredictorSettings, Settings, TrackingSettings
+from insight.predictor.artifact import ModelMetadata, save_artifact
+from insight.predictor.config import load_model_config
+from insight.predictor.data import load_dataset, split_dataset
+from insight.predictor.pipeline import build_pipeline
+from insight.predictor.training import evaluate_on_test
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MODEL_CONFIG = REPO_ROOT / "configs" / "model_config.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No INSIGHT_* variable of the developer's shell leaks into a test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("INSIGHT_"):
+            monkeypatch.delenv(name)
+
+
+def make_settings(root: Path, model_dir: Path | None = None, **overrides: object) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        predictor=PredictorSettings(
+            config_path=MODEL_CONFIG, model_dir=model_dir or root / "models" / "predictor"
+        ),
+        tracking=TrackingSettings(
+            uri=f"sqlite:///{root}/mlflow/mlflow.db", artifact_location=str(root / "mlflow" / "artifacts")
+        ),
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real pipeline fitted on the real split, saved as the service would load it (no MLflow)."""
+    config = load_model_config(MODEL_CONFIG)
+    data = load_dataset()
+    split = split_dataset(data, config.test_size, config.random_state)
+    pipeline = build_pipeline(config).fit(split.train_x, split.train_y)
+    metadata = ModelMetadata(
+        name="insight-predictor",
+        version="7",
+        created_at=datetime.now(UTC),
+        estimator=config.model.estimator,
+        params=config.model.params,
+        feature_names=data.feature_names,
+        class_labels=data.class_labels,
+        metrics=evaluate_on_test(pipeline, split.test_x, split.test_y),
+        cv_metrics={},
+        targets={str(k): v for k, v in config.targets.items()},
+        mlflow_run_id=None,
+        data_digest=data.digest,
+        dataset=data.name,
+        n_train=len(split.train_y),
+        n_test=len(split.test_y),
+        config_sha256=config.sha256,
+        sklearn_version=sklearn.__version__,
+    )
+    model_dir = tmp_path_factory.mktemp("artifact") / "predictor"
+    save_artifact(pipeline, metadata, model_dir)
+    return model_dir

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from insight.cli import app
+from insight.predictor.artifact import read_metadata
+from tests.conftest import MODEL_CONFIG
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INSIGHT_PREDICTOR__CONFIG_PATH", str(MODEL_CONFIG))
+    monkeypatch.setenv("INSIGHT_PREDICTOR__MODEL_DIR", str(tmp_path / "model"))
+    monkeypatch.setenv("INSIGHT_TRACKING__URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("INSIGHT_TRACKING__ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
+    return tmp_path
+
+
+@pytest.mark.integration
+def test_train_prints_the_target_table_and_serves(env: Path) -> None:
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.output and "pass" in result.output
+    assert "served insight-predictor v1" in result.output
+    metadata = read_metadata(env / "model")
+
+    card = runner.invoke(app, ["model-card", "--output", str(env / "CARD.md")])
+    assert card.exit_code == 0, card.output
+    text = (env / "CARD.md").read_text()
+    assert f"| accuracy | {metadata.metrics['accuracy']:.4f} |" in text
+    assert metadata.sha256 in text and str(metadata.mlflow_run_id) in text
+
+
+@pytest.mark.integration
+def test_train_exits_non_zero_when_a_target_is_missed(env: Path) -> None:
+    config = yaml.safe_load(MODEL_CONFIG.read_text())
+    config["targets"]["roc_auc"] = 1.0
+    strict = env / "strict.yaml"
+    strict.write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", "--config", str(strict)])
+    assert result.exit_code == 1
+    assert "MISS" in result.output
+    assert "targets missed (roc_auc)" in result.output
+    assert not (env / "model").exists()
+
+
+def test_model_card_without_a_model_says_what_to_do(env: Path) -> None:
+    result = runner.invoke(app, ["model-card"])
+    assert result.exit_code == 1
+    assert "run `insight train` first" in result.output
+
+
+def test_invalid_settings_exit_2_naming_the_variable(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSIGHT_API__PORT", "nope")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "INSIGHT_API__PORT" in result.output
+
+
+def test_bad_model_config_is_reported_not_raised(env: Path) -> None:
+    bad = env / "bad.yaml"
+    bad.write_text("targets: {accuracy: 2}")
+    result = runner.invoke(app, ["train", "--config", str(bad)])
+    assert result.exit_code == 1
+    assert "must lie in [0, 1]" in result.output
+
+
+def test_serve_runs_uvicorn_with_settings(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_run(application: Any, **kwargs: Any) -> None:
+        seen.update(kwargs, title=application.title)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setenv("INSIGHT_API__ACCESS_LOG", "false")
+    result = runner.invoke(app, ["serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert seen == {
+        "host": "127.0.0.1",
+        "port": 8123,
+        "access_log": False,
+        "log_level": "info",
+        "title": "Insight",
+    }
+
+
+def test_train_if_missing_keeps_an_existing_model(env: Path, trained_model_dir: Path) -> None:
+    import shutil
+
+    shutil.copytree(trained_model_dir, env / "model")
+    before = (env / "model" / "metadata.json").read_bytes()
+    result = runner.invoke(app, ["train", "--if-missing"])
+    assert result.exit_code == 0, result.output
+    assert "not retraining" in result.output
+    assert (env / "model" / "metadata.json").read_bytes() == before
