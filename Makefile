@@ -10,10 +10,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: run test install model lint typecheck unit lock bench clean
+.PHONY: run test install model samples lint typecheck unit lock bench clean
 
-run: model
+run: model samples
 	$(BIN)/insight serve
+
+# The sample corpus: re-running embeds nothing when the files are unchanged.
+samples: install
+	$(BIN)/insight ingest eval/corpus --collection samples
 
 test: install lint typecheck unit
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sklearn
 
-from insight.config import PredictorSettings, Settings, TrackingSettings
+from insight.config import PredictorSettings, Settings, TrackingSettings, VectorStoreSettings
 from insight.predictor.artifact import ModelMetadata, save_artifact
 from insight.predictor.config import load_model_config
 from insight.predictor.data import load_dataset, split_dataset
@@ -30,11 +30,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_settings(root: Path, model_dir: Path | None = None, **overrides: object) -> Settings:
+    overrides.setdefault("vectorstore", VectorStoreSettings(path=root / "vectorstore"))
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
-        predictor=PredictorSettings(
-            config_path=MODEL_CONFIG, model_dir=model_dir or root / "models" / "predictor"
-        ),
+        predictor=PredictorSettings(config_path=MODEL_CONFIG, model_dir=model_dir or root / "models" / "predictor"),
         tracking=TrackingSettings(
             uri=f"sqlite:///{root}/mlflow/mlflow.db", artifact_location=str(root / "mlflow" / "artifacts")
         ),

@@ -33,9 +33,7 @@ def _is_conclusions_cell(cell: nbformat.NotebookNode) -> bool:
     if cell.cell_type != "markdown":
         return False
     return any(
-        line.lstrip("#").strip().lower() == "conclusions"
-        for line in cell.source.splitlines()
-        if line.startswith("#")
+        line.lstrip("#").strip().lower() == "conclusions" for line in cell.source.splitlines() if line.startswith("#")
     )
 
 

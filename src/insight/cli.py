@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -13,6 +13,9 @@ from rich.table import Table
 
 from insight.config import Settings
 from insight.errors import InsightError
+
+if TYPE_CHECKING:
+    from insight.rag.service import RagService
 
 app = typer.Typer(
     name="insight",
@@ -28,9 +31,7 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        lines = [
-            f"  INSIGHT_{'__'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        ]
+        lines = [f"  INSIGHT_{'__'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()]
         err_console.print("[red]invalid settings:[/red]\n" + "\n".join(lines))
         raise typer.Exit(2) from exc
 
@@ -64,9 +65,7 @@ def serve(
 @app.command()
 def train(
     search: Annotated[bool, typer.Option("--search", help="bounded hyper-parameter search first")] = False,
-    config_path: Annotated[
-        Path | None, typer.Option("--config", help="model config (default: settings)")
-    ] = None,
+    config_path: Annotated[Path | None, typer.Option("--config", help="model config (default: settings)")] = None,
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="do nothing when a served model already exists")
     ] = False,
@@ -129,6 +128,151 @@ def model_card(
         raise fail(exc) from exc
     output.write_text(render_model_card(metadata, settings))
     console.print(f"wrote {output} for {metadata.name} v{metadata.version}")
+
+
+collections_app = typer.Typer(help="Document collections: list, stats, delete.", no_args_is_help=True)
+app.add_typer(collections_app, name="collections")
+
+
+def _rag(settings: Settings) -> RagService:
+    from insight.rag.factory import build_rag_service
+
+    try:
+        return build_rag_service(settings)
+    except InsightError as exc:
+        raise fail(exc) from exc
+
+
+def _files_under(paths: list[Path]) -> list[tuple[Path, str]]:
+    """Files to ingest with their document ids: the path relative to a given folder, or the file name."""
+    from insight.rag.loaders import SUPPORTED_EXTENSIONS
+
+    found: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                (p, p.relative_to(path).as_posix())
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS
+            )
+        elif path.is_file():
+            found.append((path, path.name))
+        else:
+            err_console.print(f"[red]error:[/red] {path} does not exist")
+            raise typer.Exit(2)
+    return found
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders (searched recursively)")],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="target collection")] = "default",
+) -> None:
+    """Ingest documents; unchanged files are skipped, changed ones replaced, a re-run is safe."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from insight.rag.ingest import IngestReport
+    from insight.rag.service import documents_from_file
+
+    settings = load_settings()
+    files = _files_under(paths)
+    if not files:
+        err_console.print("[yellow]no supported files found[/yellow]")
+        raise typer.Exit(1)
+    rag = _rag(settings)
+    report = IngestReport()
+    documents = []
+    for path, doc_id in files:
+        try:
+            documents.extend(documents_from_file(str(path), path.read_bytes(), {}, doc_id=doc_id))
+        except InsightError as exc:
+            report.failed.append((str(path), exc.message))
+    columns = (
+        TextColumn("[bold]ingest[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("docs · {task.fields[chunks]} chunks · {task.fields[rate]:.1f} docs/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("ingest", total=len(documents), chunks=0, rate=0.0)
+
+        def progress(done: int, chunks: int) -> None:
+            elapsed = bar.tasks[0].elapsed or 1e-9
+            bar.update(task, completed=done, chunks=chunks, rate=done / elapsed)
+
+        try:
+            result = rag.ingest(collection, documents, progress)
+        except InsightError as exc:
+            raise fail(exc) from exc
+    info = rag.collection_info(collection)
+    console.print(
+        f"{len(result.added)} added, {len(result.updated)} updated, {len(result.unchanged)} unchanged; "
+        f"{result.chunks_embedded} chunks embedded, {result.chunks_deleted} removed in {result.seconds:.1f} s"
+    )
+    console.print(
+        f"collection [bold]{collection}[/bold]: {info.documents} documents, "
+        f"{info.chunks} chunks (version {info.version})"
+    )
+    for source, message in report.failed:
+        err_console.print(f"[red]failed[/red] {source}: {message}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="what to look for")],
+    collection: Annotated[str, typer.Option("--collection", "-c")] = "default",
+    mode: Annotated[str, typer.Option(help="hybrid | dense | lexical")] = "hybrid",
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 5,
+) -> None:
+    """Search a collection and show each hit with its score breakdown."""
+    if mode not in ("hybrid", "dense", "lexical"):
+        err_console.print("[red]error:[/red] --mode must be hybrid, dense or lexical")
+        raise typer.Exit(2)
+    settings = load_settings()
+    rag = _rag(settings)
+    try:
+        hits = rag.search(collection, query, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+    except InsightError as exc:
+        raise fail(exc) from exc
+    table = Table(title=f"{collection}: {query!r} ({mode})")
+    for column in ("#", "document", "fused", "dense (rank, score)", "lexical (rank, score)", "text"):
+        table.add_column(column)
+    for i, hit in enumerate(hits, 1):
+        table.add_row(
+            str(i),
+            hit.doc_id,
+            f"{hit.score:.4f}",
+            f"{hit.dense.rank}, {hit.dense.score:.3f}" if hit.dense else "—",
+            f"{hit.lexical.rank}, {hit.lexical.score:.2f}" if hit.lexical else "—",
+            hit.text[:120].replace("\n", " ") + ("…" if len(hit.text) > 120 else ""),
+        )
+    console.print(table)
+
+
+@collections_app.command("list")
+def collections_list() -> None:
+    """Collections with their document and chunk counts."""
+    rag = _rag(load_settings())
+    table = Table(title="collections")
+    for column in ("name", "documents", "chunks", "version", "embedding model"):
+        table.add_column(column)
+    for info in rag.collections():
+        table.add_row(info.name, str(info.documents), str(info.chunks), str(info.version), info.embedding_model)
+    console.print(table)
+
+
+@collections_app.command("delete")
+def collections_delete(name: str) -> None:
+    """Delete a collection and everything in it."""
+    rag = _rag(load_settings())
+    try:
+        rag.delete_collection(name)
+    except InsightError as exc:
+        raise fail(exc) from exc
+    console.print(f"deleted collection {name}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,9 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    cors_origins: list[str] = Field(
-        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
-    )
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
     access_log: bool = True
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
@@ -40,6 +38,46 @@ class VectorStoreSettings(BaseModel):
     path: Path = Path("vectorstore")
     host: str | None = None
     port: int = Field(default=8001, ge=1, le=65535)
+
+
+class EmbeddingSettings(BaseModel):
+    """all-MiniLM-L6-v2 int8 ONNX in-process by default, or an OpenAI-compatible endpoint."""
+
+    provider: Literal["local", "openai_compatible"] = "local"
+    threads: int = Field(default=1, ge=1, le=64)
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    model: str = "all-MiniLM-L6-v2"
+    base_url: str | None = None
+    api_key: str | None = None
+
+    @model_validator(mode="after")
+    def _base_url_for_remote(self) -> EmbeddingSettings:
+        if self.provider == "openai_compatible" and not self.base_url:
+            raise ValueError("embedding provider 'openai_compatible' needs base_url")
+        return self
+
+
+class SearchSettings(BaseModel):
+    """Chunking, lexical index and fusion. Defaults tuned on SciFact's train split."""
+
+    chunk_tokens: int = Field(default=192, ge=16, le=2048)
+    chunk_overlap: int = Field(default=32, ge=0, le=1024)
+    candidates: int = Field(default=100, ge=1, le=1000)
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0.0)
+    lexical_weight: float = Field(default=1.0, ge=0.0)
+    bm25_k1: float = Field(default=1.2, gt=0.0)
+    bm25_b: float = Field(default=0.75, ge=0.0, le=1.0)
+    max_query_chars: int = Field(default=2000, ge=1)
+    max_top_k: int = Field(default=100, ge=1)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> SearchSettings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError("chunk_overlap must be smaller than chunk_tokens")
+        return self
 
 
 class LLMSettings(BaseModel):
@@ -86,6 +124,8 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     predictor: PredictorSettings = Field(default_factory=PredictorSettings)
     vectorstore: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
 

@@ -59,3 +59,31 @@ class TargetsNotMet(InsightError):
 
 class TrackingUnavailable(InsightError):
     code = "tracking_unavailable"
+
+
+class CollectionNotFound(InsightError):
+    code = "collection_not_found"
+
+
+class CollectionExists(InsightError):
+    code = "collection_exists"
+
+
+class DocumentNotFound(InsightError):
+    code = "document_not_found"
+
+
+class VectorStoreUnavailable(InsightError):
+    code = "vectorstore_unavailable"
+
+
+class UnsupportedFileType(InsightError):
+    """A document whose extension no loader handles; the message lists the supported ones."""
+
+    code = "unsupported_file_type"
+
+
+class InvalidDocument(InsightError):
+    """A document that cannot be read (corrupt, encrypted, malformed, empty); names the file."""
+
+    code = "invalid_document"

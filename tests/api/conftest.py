@@ -7,11 +7,30 @@ import pytest
 from fastapi.testclient import TestClient
 
 from insight.api.app import create_app
+from insight.api.deps import Services
+from insight.config import Settings
+from insight.predictor.service import PredictorSlot
+from insight.rag.factory import RagSlot
+from insight.rag.service import RagService
+from insight.rag.store import ChromaStore, build_chroma_client
+from insight.rag.tokens import get_encoding
 from tests.conftest import make_settings
+from tests.rag.fakes import HashEmbeddings
+
+
+def build_with_fakes(settings: Settings) -> Services:
+    """The real services, except a hash embedder in place of the ONNX model (fast start-up)."""
+    client = build_chroma_client(settings.vectorstore)
+    rag = RagService(ChromaStore(client, HashEmbeddings.model_id), HashEmbeddings(), get_encoding(), settings.search)
+    return Services(
+        settings=settings,
+        predictor=PredictorSlot.from_dir(settings.predictor.model_dir),
+        rag=RagSlot(settings, service=rag),
+    )
 
 
 @pytest.fixture
 def client(trained_model_dir: Path, tmp_path: Path) -> Iterator[TestClient]:
     settings = make_settings(tmp_path, model_dir=trained_model_dir)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings, build=build_with_fakes)) as test_client:
         yield test_client

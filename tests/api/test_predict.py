@@ -16,6 +16,7 @@ from insight.api.schemas.predict import EXAMPLE_BENIGN, EXAMPLE_MALIGNANT
 from insight.predictor.artifact import MODEL_FILE
 from insight.predictor.data import load_dataset
 from insight.predictor.service import Predictor
+from tests.api.conftest import build_with_fakes
 from tests.conftest import make_settings
 
 FEATURES = load_dataset().feature_names
@@ -145,25 +146,23 @@ def test_batch_bad_input(client: TestClient, body: str, status: int, loc: list[A
 def test_batch_over_the_configured_maximum(trained_model_dir: Path, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, model_dir=trained_model_dir)
     settings.predictor.max_batch_rows = 10
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, build=build_with_fakes)) as client:
         response = client.post("/api/v1/predict/batch", json={"instances": [EXAMPLE_BENIGN] * 11})
     assert response.status_code == 422
-    assert detail(response) == [
-        (["body", "instances"], "holds 11 instances; at most 10 are allowed per request")
-    ]
+    assert detail(response) == [(["body", "instances"], "holds 11 instances; at most 10 are allowed per request")]
 
 
 def test_body_over_the_size_limit_is_413(trained_model_dir: Path, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, model_dir=trained_model_dir)
     settings.api.max_body_bytes = 2048
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, build=build_with_fakes)) as client:
         response = client.post("/api/v1/predict/batch", json={"instances": [EXAMPLE_BENIGN] * 20})
     assert response.status_code == 413
     assert response.json()["message"].endswith("the limit is 2048")
 
 
 def test_no_model_is_503_with_the_reason(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path))) as client:
+    with TestClient(create_app(make_settings(tmp_path), build=build_with_fakes)) as client:
         response = client.post("/api/v1/predict", json={"features": EXAMPLE_BENIGN})
         ready = client.get("/ready")
     assert response.status_code == 503
@@ -178,7 +177,7 @@ def test_corrupted_model_is_refused_at_startup(trained_model_dir: Path, tmp_path
     with (model_dir / MODEL_FILE).open("r+b") as fh:
         fh.seek(100)
         fh.write(b"\x00\x00\x00\x00")
-    with TestClient(create_app(make_settings(tmp_path, model_dir=model_dir))) as client:
+    with TestClient(create_app(make_settings(tmp_path, model_dir=model_dir), build=build_with_fakes)) as client:
         ready = client.get("/ready").json()
         response = client.post("/api/v1/predict/batch", json={"instances": [EXAMPLE_BENIGN]})
     assert ready["ready"] is False

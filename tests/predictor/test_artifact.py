@@ -24,9 +24,7 @@ def test_metadata_records_the_hash_of_the_model_file(trained_model_dir: Path) ->
     assert pipeline.steps[-1][0] == "model"
 
 
-def test_a_flipped_byte_is_refused_before_unpickling(
-    model_copy: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_flipped_byte_is_refused_before_unpickling(model_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = bytearray((model_copy / MODEL_FILE).read_bytes())
     data[len(data) // 2] ^= 0xFF
     (model_copy / MODEL_FILE).write_bytes(bytes(data))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -14,9 +14,10 @@ from insight import __version__
 from insight.api.deps import Services
 from insight.api.errors import install_error_handlers
 from insight.api.middleware import BodySizeLimit
-from insight.api.routes import health, predict
+from insight.api.routes import documents, health, predict, search
 from insight.config import Settings
 from insight.predictor.service import PredictorSlot
+from insight.rag.factory import RagSlot
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,15 @@ def build_services(settings: Settings) -> Services:
         log.info("predictor %s v%s loaded (sha256 %s…)", meta.name, meta.version, meta.sha256[:12])
     else:
         log.error("predictor not loaded: %s", slot.problem)
-    return Services(settings=settings, predictor=slot)
+    return Services(settings=settings, predictor=slot, rag=RagSlot(settings).start())
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, build: Callable[[Settings], Services] = build_services) -> FastAPI:
+    """The app; ``build`` makes its services at start-up (tests pass one with fakes)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = await anyio.to_thread.run_sync(build_services, settings)
+        app.state.services = await anyio.to_thread.run_sync(build, settings)
         yield
 
     app = FastAPI(
@@ -50,8 +53,14 @@ def create_app(settings: Settings) -> FastAPI:
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Content-Type", "Authorization", "X-API-Key"],
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.api.max_body_bytes,
+        upload_max_bytes=settings.search.max_upload_bytes * 4,
+    )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.router)
+    app.include_router(documents.router)
+    app.include_router(search.router)
     return app

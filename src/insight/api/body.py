@@ -23,9 +23,7 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
         try:
             payload = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidInput(
-                [FieldProblem(("body",), f"body is not valid JSON: {exc}", "json_invalid")]
-            ) from exc
+            raise InvalidInput([FieldProblem(("body",), f"body is not valid JSON: {exc}", "json_invalid")]) from exc
     if not isinstance(payload, dict):
         raise InvalidInput([FieldProblem(("body",), "body must be a JSON object", "model_attributes_type")])
     return payload

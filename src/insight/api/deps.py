@@ -9,12 +9,15 @@ from fastapi import Depends, Request
 
 from insight.config import Settings
 from insight.predictor.service import Predictor, PredictorSlot
+from insight.rag.factory import RagSlot
+from insight.rag.service import RagService
 
 
 @dataclass
 class Services:
     settings: Settings
     predictor: PredictorSlot
+    rag: RagSlot
 
 
 async def get_services(request: Request) -> Services:
@@ -33,5 +36,10 @@ async def get_predictor(services: ServicesDep) -> Predictor:
     return services.predictor.require()
 
 
+async def get_rag(services: ServicesDep) -> RagService:
+    return services.rag.require()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+RagDep = Annotated[RagService, Depends(get_rag)]

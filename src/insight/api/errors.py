@@ -12,21 +12,35 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from insight.errors import (
+    CollectionExists,
+    CollectionNotFound,
     ConfigError,
+    DocumentNotFound,
     InsightError,
+    InvalidDocument,
     InvalidInput,
     ModelIntegrityError,
     ModelNotLoaded,
     PayloadTooLarge,
     TargetsNotMet,
     TrackingUnavailable,
+    UnsupportedFileType,
+    VectorStoreUnavailable,
 )
+from insight.rag.embeddings import EmbeddingModelUnavailable
 
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[InsightError], int] = {
     InvalidInput: 422,
+    InvalidDocument: 422,
     PayloadTooLarge: 413,
+    UnsupportedFileType: 415,
+    CollectionNotFound: 404,
+    DocumentNotFound: 404,
+    CollectionExists: 409,
+    VectorStoreUnavailable: 503,
+    EmbeddingModelUnavailable: 503,
     ModelNotLoaded: 503,
     ModelIntegrityError: 503,
     TrackingUnavailable: 503,

@@ -23,9 +23,7 @@ MAX_REPORTED_PROBLEMS = 20
 Loc = tuple[str | int, ...]
 
 
-def rows_to_matrix(
-    rows: Any, feature_names: Sequence[str], loc: Loc, max_rows: int | None = None
-) -> FloatMatrix:
+def rows_to_matrix(rows: Any, feature_names: Sequence[str], loc: Loc, max_rows: int | None = None) -> FloatMatrix:
     if not isinstance(rows, list):
         raise InvalidInput([FieldProblem(loc, "must be a list of instances", "type_error")])
     if not rows:
@@ -99,14 +97,10 @@ def _row_values(row: Any, names: Sequence[str], loc: Loc, problems: list[FieldPr
     if isinstance(row, dict):
         index = {name: j for j, name in enumerate(names)}
         problems.extend(
-            FieldProblem((*loc, key), f"unknown feature {key!r}", "extra_forbidden")
-            for key in row
-            if key not in index
+            FieldProblem((*loc, key), f"unknown feature {key!r}", "extra_forbidden") for key in row if key not in index
         )
         problems.extend(
-            FieldProblem((*loc, name), f"missing feature {name!r}", "missing")
-            for name in names
-            if name not in row
+            FieldProblem((*loc, name), f"missing feature {name!r}", "missing") for name in names if name not in row
         )
         for name, raw in row.items():
             if name in index:
@@ -115,8 +109,7 @@ def _row_values(row: Any, names: Sequence[str], loc: Loc, problems: list[FieldPr
     problems.append(
         FieldProblem(
             loc,
-            f"must be a list of {len(names)} numbers or a mapping of feature name to number, "
-            f"got {_json_type(row)}",
+            f"must be a list of {len(names)} numbers or a mapping of feature name to number, got {_json_type(row)}",
             "type_error",
         )
     )
@@ -125,18 +118,14 @@ def _row_values(row: Any, names: Sequence[str], loc: Loc, problems: list[FieldPr
 
 def _number(raw: Any, name: str, loc: Loc, problems: list[FieldProblem]) -> float:
     if type(raw) not in _NUMBER_TYPES:
-        problems.append(
-            FieldProblem(loc, f"feature {name!r} must be a number, got {_json_type(raw)}", "float_type")
-        )
+        problems.append(FieldProblem(loc, f"feature {name!r} must be a number, got {_json_type(raw)}", "float_type"))
         return math.nan
     try:
         value = float(raw)
     except OverflowError:
         value = math.inf
     if not math.isfinite(value):
-        problems.append(
-            FieldProblem(loc, f"feature {name!r} must be a finite number, got {value}", "finite_number")
-        )
+        problems.append(FieldProblem(loc, f"feature {name!r} must be a finite number, got {value}", "finite_number"))
     return value
 
 

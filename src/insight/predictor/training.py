@@ -95,9 +95,7 @@ def cross_validation(pipeline: Pipeline, split: Split, config: ModelConfig) -> d
     folds = StratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=config.random_state)
     scores = cross_validate(pipeline, split.train_x, split.train_y, cv=folds, scoring=CV_SCORING)
     return {
-        name: CrossValidation(
-            mean=float(np.mean(scores[f"test_{name}"])), std=float(np.std(scores[f"test_{name}"]))
-        )
+        name: CrossValidation(mean=float(np.mean(scores[f"test_{name}"])), std=float(np.std(scores[f"test_{name}"])))
         for name in CV_SCORING
     }
 

@@ -12,6 +12,7 @@ from insight import __version__
 from insight.api.deps import ServicesDep
 from insight.api.schemas.health import Health, PartStatus, Readiness
 from insight.config import TrackingSettings
+from insight.errors import InsightError
 
 router = APIRouter(tags=["health"])
 
@@ -36,7 +37,7 @@ async def ready(services: ServicesDep, response: Response) -> Readiness:
         predictor = PartStatus(status="error", detail=slot.problem)
     parts = {
         "predictor": predictor,
-        "vectorstore": PartStatus(status="not configured"),
+        "vectorstore": await _vectorstore_status(services),
         "llm": PartStatus(status="not configured"),
         "tracking": await _tracking_status(services.settings.tracking),
     }
@@ -44,6 +45,17 @@ async def ready(services: ServicesDep, response: Response) -> Readiness:
     if not is_ready:
         response.status_code = 503
     return Readiness(ready=is_ready, parts=parts)
+
+
+async def _vectorstore_status(services: ServicesDep) -> PartStatus:
+    settings = services.settings.vectorstore
+    where = f"chroma server {settings.host}:{settings.port}" if settings.host else f"embedded {settings.path}"
+    try:
+        rag = await anyio.to_thread.run_sync(services.rag.require)
+        await anyio.to_thread.run_sync(rag.store.heartbeat)
+    except InsightError as exc:
+        return PartStatus(status="error", detail=f"{where}: {exc.message}")
+    return PartStatus(status="ok", detail=where)
 
 
 async def _tracking_status(settings: TrackingSettings) -> PartStatus:

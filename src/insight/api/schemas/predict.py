@@ -35,9 +35,7 @@ class PredictRequest(BaseModel):
 
 
 class BatchPredictRequest(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"instances": [EXAMPLE_MALIGNANT, EXAMPLE_BENIGN]}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"instances": [EXAMPLE_MALIGNANT, EXAMPLE_BENIGN]}]})
     instances: list[Instance] = Field(
         min_length=1, description="instances, each as in /predict; at most the configured maximum"
     )
@@ -59,9 +57,7 @@ _MODEL_EXAMPLE: dict[str, Any] = {"name": "insight-predictor", "version": "1"}
 
 
 class PredictResponse(Prediction):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{**_PREDICTION_EXAMPLE, "model": _MODEL_EXAMPLE}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_PREDICTION_EXAMPLE, "model": _MODEL_EXAMPLE}]})
     model: ModelRef
 
 

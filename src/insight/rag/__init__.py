@@ -1,0 +1,1 @@
+"""Retrieval: embeddings, chunking, lexical + vector index, hybrid search, cited answers."""

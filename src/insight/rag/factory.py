@@ -1,0 +1,81 @@
+"""Builds the search job's services from settings (called by the API lifespan and the CLI)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from langchain_core.embeddings import Embeddings
+
+from insight.config import EmbeddingSettings, Settings
+from insight.errors import InsightError, VectorStoreUnavailable
+from insight.rag.embeddings import OnnxMiniLMEmbeddings
+from insight.rag.service import RagService
+from insight.rag.store import ChromaStore, build_chroma_client
+from insight.rag.tokens import get_encoding
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 5.0
+
+
+def build_embedder(settings: EmbeddingSettings) -> tuple[Embeddings, str]:
+    """The embedder and the model id recorded on every collection it writes."""
+    if settings.provider == "local":
+        local = OnnxMiniLMEmbeddings.from_installed_packages(threads=settings.threads, batch_size=settings.batch_size)
+        return local, local.model_id
+    from langchain_openai import OpenAIEmbeddings
+    from pydantic import SecretStr
+
+    remote = OpenAIEmbeddings(
+        model=settings.model,
+        openai_api_base=settings.base_url,
+        openai_api_key=SecretStr(settings.api_key or "not-needed"),
+        check_embedding_ctx_length=False,  # token counting would fetch a tokenizer
+        chunk_size=settings.batch_size,
+        max_retries=2,
+        request_timeout=30.0,
+    )
+    return remote, f"openai-compatible:{settings.model}"
+
+
+def build_rag_service(settings: Settings) -> RagService:
+    embedder, model_id = build_embedder(settings.embeddings)
+    store = ChromaStore(build_chroma_client(settings.vectorstore), embedding_model=model_id)
+    return RagService(store, embedder, get_encoding(), settings.search)
+
+
+@dataclass
+class RagSlot:
+    """The search service, or why there is none; retried on use so a returning Chroma recovers."""
+
+    settings: Settings
+    service: RagService | None = None
+    problem: str | None = None
+    _last_try: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> RagSlot:
+        with self._lock:
+            self._try_build()
+        return self
+
+    def require(self) -> RagService:
+        if self.service is not None:
+            return self.service
+        with self._lock:
+            if self.service is None and time.monotonic() - self._last_try >= RETRY_AFTER_S:
+                self._try_build()
+        if self.service is None:
+            raise VectorStoreUnavailable(self.problem or "the search service is not available")
+        return self.service
+
+    def _try_build(self) -> None:
+        self._last_try = time.monotonic()
+        try:
+            self.service = build_rag_service(self.settings)
+            self.problem = None
+        except InsightError as exc:
+            self.problem = exc.message
+            log.error("search service unavailable: %s", exc.message)
