@@ -101,3 +101,42 @@ def test_train_if_missing_keeps_an_existing_model(env: Path, trained_model_dir: 
     assert result.exit_code == 0, result.output
     assert "not retraining" in result.output
     assert (env / "model" / "metadata.json").read_bytes() == before
+
+
+def test_ingest_search_and_collections_commands(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSIGHT_VECTORSTORE__PATH", str(env / "vs"))
+    folder = env / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "cafe.md").write_text("# Café\n\nThe café opens at eight and serves espresso.")
+    (folder / "sub" / "parking.txt").write_text("Parking permits are issued by the facilities team.")
+    (folder / "ignored.bin").write_bytes(b"\x00")
+
+    first = runner.invoke(app, ["ingest", str(folder), "-c", "handbook"])
+    assert first.exit_code == 0, first.output
+    assert "2 added, 0 updated, 0 unchanged" in first.output
+    second = runner.invoke(app, ["ingest", str(folder), "-c", "handbook"])
+    assert "0 added, 0 updated, 2 unchanged; 0 chunks embedded" in second.output
+
+    found = runner.invoke(app, ["search", "who issues parking permits", "-c", "handbook", "-k", "1"])
+    assert found.exit_code == 0, found.output
+    assert "sub/parking.txt" in found.output
+
+    listed = runner.invoke(app, ["collections", "list"])
+    assert "handbook" in listed.output
+    assert runner.invoke(app, ["collections", "delete", "handbook"]).exit_code == 0
+    missing = runner.invoke(app, ["search", "x", "-c", "handbook"])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_ingest_reports_unreadable_files(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSIGHT_VECTORSTORE__PATH", str(env / "vs"))
+    (env / "bad.pdf").write_bytes(b"%PDF-1.4 broken")
+    (env / "good.txt").write_text("A fine document about sailing.")
+    result = runner.invoke(app, ["ingest", str(env / "bad.pdf"), str(env / "good.txt")])
+    assert result.exit_code == 1
+    assert "1 added" in result.output and "failed" in result.output and "bad.pdf" in result.output
+
+
+def test_ingest_of_a_missing_path_exits_2(env: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(env / "nope")])
+    assert result.exit_code == 2 and "does not exist" in result.output

@@ -238,8 +238,11 @@ def search(
     except InsightError as exc:
         raise fail(exc) from exc
     table = Table(title=f"{collection}: {query!r} ({mode})")
-    for column in ("#", "document", "fused", "dense (rank, score)", "lexical (rank, score)", "text"):
+    table.add_column("#")
+    table.add_column("document", no_wrap=True, min_width=min(40, max((len(h.doc_id) for h in hits), default=8)))
+    for column in ("fused", "dense (rank, score)", "lexical (rank, score)"):
         table.add_column(column)
+    table.add_column("text", ratio=1)
     for i, hit in enumerate(hits, 1):
         table.add_row(
             str(i),

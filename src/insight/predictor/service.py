@@ -3,13 +3,14 @@
 Per call, scikit-learn re-validates its input in every pipeline step (dataframe
 detection, dtype and finiteness checks, fitted-state and tag lookups): for one
 row that is several hundred microseconds, against a few microseconds of
-arithmetic. The routes have already checked that the matrix is float, 2-D, the
-right width and finite, so for the pipeline shapes ``insight train`` builds
-(median imputer → standard scaler → binary logistic regression) the predictor
-applies the fitted parameters with NumPy directly. That path is built only for
+arithmetic. So for the pipeline shape ``insight train`` builds (imputer →
+standard scaler → binary logistic regression) the predictor applies the fitted
+parameters with NumPy directly, in the same operations and order as
+scikit-learn (the results are bit-for-bit the same). That path is built only for
 those exact step types, is checked against ``predict_proba`` on probe rows when
-the model loads, and takes only finite float matrices; anything else goes
-through scikit-learn as before.
+the model loads, and takes only 2-D float64 matrices of the right width whose
+values are all finite (what the routes pass); anything else (NaN to impute,
+another estimator) goes through scikit-learn as before.
 """
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ class Ingestor:
                 texts.append(chunk.text)
                 metadatas.append(_chunk_metadata(plan, chunk, doc))
         started = time.perf_counter()
-        vectors = self._embed([_embedding_text(m, t) for m, t in zip(metadatas, texts, strict=True)])
+        vectors = self.embed([embedding_text(str(m["title"]), t) for m, t in zip(metadatas, texts, strict=True)])
         report.embed_seconds += time.perf_counter() - started
         step = self.store.client.get_max_batch_size()
         for at in range(0, len(ids), step):
@@ -167,7 +167,7 @@ class Ingestor:
         report.chunks_embedded += len(ids)
         report.chunks_deleted += len(stale)
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+    def embed(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         embed_array = getattr(self.embedder, "embed_array", None)
         if callable(embed_array):
             return np.asarray(embed_array(list(texts)), dtype=np.float32)
@@ -203,9 +203,8 @@ def _chunk_metadata(plan: _Planned, chunk: Chunk, doc: LoadedDocument) -> Metada
     return meta
 
 
-def _embedding_text(metadata: Metadata, text: str) -> str:
+def embedding_text(title: str, text: str) -> str:
     """Passages are embedded with their document's title: it carries the topic."""
-    title = str(metadata.get("title", ""))
     return f"{title}\n{text}" if title and not text.startswith(title) else text
 
 

@@ -1,0 +1,240 @@
+"""Retrieval benchmark on any BEIR-layout folder (corpus.jsonl[.gz], queries*.jsonl, qrels*.tsv).
+
+Ingests the corpus through the service's real ingestion path (chunking, embedding, Chroma upsert,
+content hashes), then for every query of the chosen split runs lexical, dense and hybrid search,
+aggregates chunk hits to documents (best chunk) and scores them with ranx: nDCG@10 and Recall@100.
+In the same run it measures:
+- ingestion throughput and its ratio to the raw embedder's throughput on the same passages;
+- the time to re-ingest the unchanged corpus, and how many chunks that re-embedded (should be 0);
+- search latency p50/p99 through the HTTP API on loopback (a uvicorn process of its own).
+
+    .venv/bin/python bench/retrieval.py --data ../shared/benchdata/scifact            # test split
+    .venv/bin/python bench/retrieval.py --data ../shared/benchdata/scifact --split train
+
+Tune on train, report on test. The last line printed is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from ranx import Qrels, Run, evaluate
+
+from insight.config import SearchSettings, Settings, VectorStoreSettings
+from insight.rag.chunking import chunk_document
+from insight.rag.factory import build_rag_service
+from insight.rag.ingest import SourceDocument, embedding_text
+from insight.rag.loaders import LoadedDocument
+from insight.rag.service import RagService
+
+MODES = ("lexical", "dense", "hybrid")
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def find(folder: Path, *names: str) -> Path:
+    for name in names:
+        if (folder / name).exists():
+            return folder / name
+    raise SystemExit(f"{folder} has none of {', '.join(names)}")
+
+
+def load_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            parts = line.strip().split("\t")
+            if len(parts) < 3 or (i == 0 and not parts[-1].lstrip("-").isdigit()):
+                continue  # header
+            query_id, doc_id, score = parts[0], parts[1], int(parts[-1])
+            if score > 0:
+                qrels.setdefault(query_id, {})[doc_id] = score
+    return qrels
+
+
+def corpus_documents(data: Path) -> list[SourceDocument]:
+    docs = []
+    for record in read_jsonl(find(data, "corpus.jsonl.gz", "corpus.jsonl")):
+        text = record.get("text") or ""
+        title = record.get("title") or ""
+        if not (text or title).strip():
+            continue
+        doc_id = str(record["_id"])
+        docs.append(
+            SourceDocument(
+                doc_id=doc_id,
+                document=LoadedDocument(source=doc_id, title=title, text=text or title, kind="jsonl"),
+            )
+        )
+    return docs
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def http_latency(settings: Settings, collection: str, queries: list[str], top_k: int) -> dict[str, float]:
+    """p50/p99 of POST /api/v1/search from this process to a separate uvicorn process."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "INSIGHT_VECTORSTORE__PATH": str(settings.vectorstore.path),
+        "INSIGHT_API__ACCESS_LOG": "false",
+        "INSIGHT_LOG_LEVEL": "WARNING",
+        "INSIGHT_PREDICTOR__MODEL_DIR": str(settings.vectorstore.path / "no-model"),
+        **{f"INSIGHT_SEARCH__{k.upper()}": str(v) for k, v in settings.search.model_dump().items()},
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "insight.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the API server did not start")
+                time.sleep(0.2)
+            body = {"collection": collection, "top_k": top_k, "mode": "hybrid"}
+            for query in queries[:20]:  # warm-up: lexical index build, caches
+                client.post("/api/v1/search", json={**body, "query": query}).raise_for_status()
+            latencies = []
+            for query in queries:
+                started = time.perf_counter()
+                client.post("/api/v1/search", json={**body, "query": query}).raise_for_status()
+                latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return {
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "requests": len(latencies),
+    }
+
+
+def document_run(rag: RagService, collection: str, queries: dict[str, str], mode: str, depth: int) -> Run:
+    """Chunk hits → documents (a document scores as its best chunk)."""
+    run: dict[str, dict[str, float]] = {}
+    for query_id, text in queries.items():
+        scores: dict[str, float] = {}
+        for hit in rag.search(collection, text, top_k=depth, mode=mode):  # type: ignore[arg-type]
+            scores.setdefault(hit.doc_id, hit.score)
+        run[query_id] = scores or {"__none__": 0.0}
+    return Run(run, name=mode)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="BEIR-layout folder")
+    parser.add_argument("--split", choices=["test", "train"], default="test")
+    parser.add_argument("--store", type=Path, default=None, help="vector store folder (default: a temp dir)")
+    parser.add_argument("--collection", default="beir")
+    parser.add_argument("--depth", type=int, default=300, help="chunk hits fetched per query")
+    parser.add_argument("--limit-queries", type=int, default=0, help="only the first N queries (smoke runs)")
+    parser.add_argument("--skip-http", action="store_true")
+    args = parser.parse_args()
+
+    store = args.store or Path(tempfile.mkdtemp(prefix="insight-retrieval-"))
+    search = SearchSettings(max_top_k=max(args.depth, 100), candidates=max(args.depth, 100))
+    settings = Settings(_env_file=None, vectorstore=VectorStoreSettings(path=store), search=search)  # type: ignore[call-arg]
+    rag = build_rag_service(settings)
+
+    suffix = "" if args.split == "test" else "_train"
+    queries = {str(q["_id"]): str(q["text"]) for q in read_jsonl(find(args.data, f"queries{suffix}.jsonl"))}
+    qrels = load_qrels(find(args.data, f"qrels{suffix}.tsv", f"qrels/{args.split}.tsv"))
+    queries = {qid: text for qid, text in queries.items() if qid in qrels}
+    if args.limit_queries:
+        queries = dict(list(queries.items())[: args.limit_queries])
+
+    documents = corpus_documents(args.data)
+    print(f"corpus: {len(documents)} documents; {len(queries)} {args.split} queries; store {store}", flush=True)
+
+    started = time.perf_counter()
+    report = rag.ingest(
+        args.collection,
+        documents,
+        progress=lambda done, chunks: print(f"\r  ingest {done}/{len(documents)} docs, {chunks} chunks", end=""),
+    )
+    ingest_s = time.perf_counter() - started
+    print()
+
+    # The raw embedder on exactly the passages ingestion embedded, in this same process.
+    passages = [
+        embedding_text(doc.document.title, chunk.text)
+        for doc in documents
+        for chunk in chunk_document(doc.document, rag.ingestor.encoding, search.chunk_tokens, search.chunk_overlap)
+    ]
+    started = time.perf_counter()
+    rag.ingestor.embed(passages)
+    raw_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    again = rag.ingest(args.collection, documents)
+    reingest_s = time.perf_counter() - started
+
+    qrels_obj = Qrels(qrels)
+    quality: dict[str, dict[str, float]] = {}
+    for mode in MODES:
+        run = document_run(rag, args.collection, queries, mode, args.depth)
+        scores = evaluate(qrels_obj, run, ["ndcg@10", "recall@100"], make_comparable=True)
+        quality[mode] = {k: round(float(v), 4) for k, v in scores.items()}
+        print(f"  {mode:8s} nDCG@10 {quality[mode]['ndcg@10']:.4f}  Recall@100 {quality[mode]['recall@100']:.4f}")
+
+    latency = {} if args.skip_http else http_latency(settings, args.collection, list(queries.values()), top_k=10)
+
+    result = {
+        "data": str(args.data),
+        "split": args.split,
+        "documents": len(documents),
+        "queries": len(queries),
+        "chunks": report.chunks_embedded,
+        **{f"{mode}_ndcg@10": quality[mode]["ndcg@10"] for mode in MODES},
+        **{f"{mode}_recall@100": quality[mode]["recall@100"] for mode in MODES},
+        "ingest_s": round(ingest_s, 2),
+        "ingest_passages_per_s": round(report.chunks_embedded / ingest_s, 2),
+        "raw_embed_passages_per_s": round(len(passages) / raw_s, 2),
+        "ingest_vs_raw_embedder": round((report.chunks_embedded / ingest_s) / (len(passages) / raw_s), 3),
+        "reingest_s": round(reingest_s, 3),
+        "reingest_chunks_embedded": again.chunks_embedded,
+        **{f"search_http_{k}": v for k, v in latency.items()},
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
