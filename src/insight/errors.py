@@ -87,3 +87,53 @@ class InvalidDocument(InsightError):
     """A document that cannot be read (corrupt, encrypted, malformed, empty); names the file."""
 
     code = "invalid_document"
+
+
+class LLMUnavailable(InsightError):
+    """The chat model cannot answer: not configured, not installed, unreachable, or failing (5xx) after retries."""
+
+    code = "llm_unavailable"
+
+
+class LLMNotConfigured(LLMUnavailable):
+    """No chat model is configured (``INSIGHT_LLM__PROVIDER=none``)."""
+
+    code = "llm_not_configured"
+
+
+class LLMRequestRejected(LLMUnavailable):
+    """The provider refused the request (bad key, unknown model, prompt too long): a setup problem."""
+
+    code = "llm_request_rejected"
+
+
+class LLMTimeout(InsightError):
+    """The chat model did not answer within ``timeout_s`` (after retries)."""
+
+    code = "llm_timeout"
+
+
+class LLMRateLimited(InsightError):
+    """The provider kept answering 429 after retries; ``retry_after_s`` is its hint when it gave one."""
+
+    code = "llm_rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class OutputParseError(InsightError):
+    """The model's output did not fit the requested schema, even after one repair attempt."""
+
+    code = "output_parse_error"
+
+
+class PromptNotFound(InsightError):
+    code = "prompt_not_found"
+
+
+class PromptInvalid(ConfigError):
+    """A prompt file that cannot be used (bad YAML, missing field, variables that do not match the template)."""
+
+    code = "prompt_invalid"

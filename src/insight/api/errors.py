@@ -19,9 +19,15 @@ from insight.errors import (
     InsightError,
     InvalidDocument,
     InvalidInput,
+    LLMNotConfigured,
+    LLMRateLimited,
+    LLMTimeout,
+    LLMUnavailable,
     ModelIntegrityError,
     ModelNotLoaded,
+    OutputParseError,
     PayloadTooLarge,
+    PromptNotFound,
     TargetsNotMet,
     TrackingUnavailable,
     UnsupportedFileType,
@@ -41,6 +47,12 @@ STATUS_BY_ERROR: dict[type[InsightError], int] = {
     CollectionExists: 409,
     VectorStoreUnavailable: 503,
     EmbeddingModelUnavailable: 503,
+    LLMNotConfigured: 503,
+    LLMUnavailable: 502,
+    OutputParseError: 502,
+    LLMTimeout: 504,
+    LLMRateLimited: 429,
+    PromptNotFound: 404,
     ModelNotLoaded: 503,
     ModelIntegrityError: 503,
     TrackingUnavailable: 503,
@@ -69,7 +81,10 @@ async def _insight_error(_request: Request, exc: Exception) -> Response:
         return error_response(status, exc.code, exc.message, detail)
     if status >= 500:
         log.error("%s: %s", exc.code, exc.message)
-    return error_response(status, exc.code, exc.message)
+    response = error_response(status, exc.code, exc.message)
+    if isinstance(exc, LLMRateLimited) and exc.retry_after_s:
+        response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+    return response
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

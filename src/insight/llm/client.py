@@ -1,0 +1,127 @@
+"""``LLMClient``: a chat model with its identity, a per-provider concurrency limit, token counting and typed errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
+
+import anyio
+import tiktoken
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import Runnable
+from pydantic import BaseModel
+
+from insight.config import LLMSettings
+from insight.llm.errors import translate_llm_errors
+from insight.llm.structured import model_name_of, structured
+from insight.rag.tokens import DEFAULT_ENCODING, SUPPORTED_ENCODINGS, count_tokens, get_encoding
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def encoding_name_for(settings: LLMSettings) -> str:
+    """tiktoken's encoding for an OpenAI model when it is one we ship offline, else ``cl100k_base``.
+
+    For other models (the local Qwen, most OpenAI-compatible servers) the count is an estimate.
+    """
+    if settings.provider == "openai" and settings.model:
+        try:
+            name = tiktoken.encoding_name_for_model(settings.model)
+        except KeyError:
+            return DEFAULT_ENCODING
+        return name if name in SUPPORTED_ENCODINGS else DEFAULT_ENCODING
+    return DEFAULT_ENCODING
+
+
+class LLMClient:
+    """What callers hold instead of a bare model: at most ``capacity`` calls in flight, typed errors.
+
+    ``capacity`` is ``settings.concurrency``, except for the local model, where it is 1: llama.cpp runs
+    one generation at a time anyway, and waiting here (cancellable, no thread) beats waiting on its lock.
+    """
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        settings: LLMSettings,
+        *,
+        encoding: tiktoken.Encoding | None = None,
+    ) -> None:
+        self.model = model
+        self.settings = settings
+        self.provider: str = settings.provider
+        self.model_name = model_name_of(model, settings)
+        self.capacity = 1 if settings.provider == "local" else settings.concurrency
+        self._slots = anyio.Semaphore(self.capacity)
+        self._sync_slots = threading.BoundedSemaphore(self.capacity)
+        self._encoding = encoding
+        self._structured: dict[type[BaseModel], Runnable[LanguageModelInput, Any]] = {}
+
+    @property
+    def in_flight(self) -> int:
+        """Async calls holding a slot now."""
+        return self.capacity - self._slots.value
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by tiktoken (offline); exact for OpenAI models, an estimate for others."""
+        if self._encoding is None:
+            self._encoding = get_encoding(encoding_name_for(self.settings))
+        return count_tokens(text, self._encoding)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the provider's concurrency slots (for callers driving the model themselves)."""
+        async with self._slots:
+            yield
+
+    @contextmanager
+    def sync_slot(self) -> Iterator[None]:
+        with self._sync_slots:
+            yield
+
+    def structured_runnable(self, schema: type[T]) -> Runnable[LanguageModelInput, T]:
+        """The schema-validated runnable for this backend (no slot: compose it, or use ``astructured``)."""
+        runnable = self._structured.get(schema)
+        if runnable is None:
+            runnable = structured(self.model, schema, self.settings)
+            self._structured[schema] = runnable
+        return runnable
+
+    async def ainvoke(self, value: LanguageModelInput, **kwargs: Any) -> AIMessage:
+        async with self._slots:
+            with translate_llm_errors(self.provider, self.model_name):
+                message = await self.model.ainvoke(value, **kwargs)
+        return _as_ai_message(message)
+
+    def invoke(self, value: LanguageModelInput, **kwargs: Any) -> AIMessage:
+        with self._sync_slots, translate_llm_errors(self.provider, self.model_name):
+            message = self.model.invoke(value, **kwargs)
+        return _as_ai_message(message)
+
+    async def astructured(self, value: LanguageModelInput, schema: type[T]) -> T:
+        """A validated ``schema`` instance (one repair attempt), or ``OutputParseError``/another LLM error."""
+        runnable = self.structured_runnable(schema)
+        async with self._slots:
+            result = await runnable.ainvoke(value)
+        return _as_schema(result, schema)
+
+    def structured(self, value: LanguageModelInput, schema: type[T]) -> T:
+        runnable = self.structured_runnable(schema)
+        with self._sync_slots:
+            result = runnable.invoke(value)
+        return _as_schema(result, schema)
+
+
+def _as_ai_message(message: BaseMessage) -> AIMessage:
+    if not isinstance(message, AIMessage):  # pragma: no cover - chat models return AIMessage
+        raise TypeError(f"expected an AIMessage from the chat model, got {type(message).__name__}")
+    return message
+
+
+def _as_schema(result: object, schema: type[T]) -> T:
+    if not isinstance(result, schema):  # pragma: no cover - structured() only returns schema instances
+        raise TypeError(f"expected {schema.__name__}, got {type(result).__name__}")
+    return result

@@ -1,0 +1,138 @@
+"""Structured output the way each backend supports it, with one repair attempt, then ``OutputParseError``.
+
+- ``local`` (llama.cpp): ``ChatLlamaCpp.with_structured_output`` forces a tool call, which llama.cpp turns
+  into a grammar built from the JSON schema (put ``maxLength``/``maxItems`` in the schema so output ends).
+- ``openai``: ChatOpenAI's default (``json_schema``, strict structured outputs).
+- ``openai_compatible``: ``function_calling`` (llama.cpp server answers HTTP 500 to ``json_schema``).
+
+The grammar does not enforce every constraint (a float's bounds, for one), so the result is always
+validated by the Pydantic model; an invalid answer is sent back once with the validation errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar
+
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
+from langchain_core.prompt_values import PromptValue
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import BaseModel
+
+from insight.config import LLMSettings
+from insight.errors import OutputParseError
+from insight.llm.errors import translate_llm_errors, validation_summary
+
+T = TypeVar("T", bound=BaseModel)
+StructuredMethod = Literal["function_calling", "json_mode", "json_schema"]
+
+STRUCTURED_METHOD: dict[str, StructuredMethod | None] = {
+    "local": None,  # ChatLlamaCpp has one method: a forced tool call (grammar-constrained)
+    "openai": None,  # ChatOpenAI's default, json_schema
+    "openai_compatible": "function_calling",
+}
+_MAX_ECHO = 1500
+
+
+def model_name_of(model: BaseChatModel, settings: LLMSettings) -> str:
+    """The model's name for messages and metadata (``model_name`` of ChatOpenAI/LocalChatModel)."""
+    name = getattr(model, "model_name", None) or settings.model
+    return str(name) if name else type(model).__name__
+
+
+def to_messages(value: LanguageModelInput) -> list[BaseMessage]:
+    if isinstance(value, PromptValue):
+        return value.to_messages()
+    if isinstance(value, str):
+        return [HumanMessage(content=value)]
+    return convert_to_messages(value)
+
+
+def _raw_text(raw: object) -> str:
+    if not isinstance(raw, AIMessage):
+        return ""
+    if raw.tool_calls:
+        text = json.dumps(raw.tool_calls[0]["args"], ensure_ascii=False)
+    elif raw.invalid_tool_calls:
+        text = str(raw.invalid_tool_calls[0].get("args") or "")
+    else:
+        text = raw.text
+    return text if len(text) <= _MAX_ECHO else text[:_MAX_ECHO] + "…"
+
+
+def _outcome(result: Any, schema: type[T]) -> tuple[T | None, str]:
+    """The parsed object, or None and why there is none."""
+    parsed = result.get("parsed") if isinstance(result, dict) else None
+    if isinstance(parsed, schema):
+        return parsed, ""
+    error = result.get("parsing_error") if isinstance(result, dict) else None
+    if isinstance(error, BaseException):
+        return None, validation_summary(error)
+    raw = result.get("raw") if isinstance(result, dict) else None
+    refusal = raw.additional_kwargs.get("refusal") if isinstance(raw, AIMessage) else None
+    if refusal:
+        return None, f"the model refused: {refusal}"
+    return None, "the reply held no structured output"
+
+
+def _repair_messages(
+    messages: Sequence[BaseMessage], result: Any, problem: str, schema: type[BaseModel]
+) -> list[BaseMessage]:
+    raw = result.get("raw") if isinstance(result, dict) else None
+    previous = _raw_text(raw)
+    shown = f"\nYour previous answer was:\n{previous}" if previous else ""
+    note = HumanMessage(
+        content=(
+            f"Your previous answer could not be used: {problem}.{shown}\n"
+            f"Answer again with a complete {schema.__name__} that satisfies every constraint of its schema."
+        )
+    )
+    return [*messages, note]
+
+
+def structured(model: BaseChatModel, schema: type[T], settings: LLMSettings) -> Runnable[LanguageModelInput, T]:
+    """A runnable giving a validated ``schema`` instance; provider failures come out as typed LLM errors."""
+    method = STRUCTURED_METHOD.get(settings.provider)
+    bound = (
+        model.with_structured_output(schema, include_raw=True)
+        if method is None
+        else model.with_structured_output(schema, method=method, include_raw=True)
+    )
+    provider = settings.provider
+    name = model_name_of(model, settings)
+
+    def failure(problem: str) -> OutputParseError:
+        return OutputParseError(
+            f"LLM provider {provider!r} (model {name!r}) returned output that does not fit {schema.__name__} "
+            f"after one repair attempt: {problem}"
+        )
+
+    def run(value: LanguageModelInput) -> T:
+        messages = to_messages(value)
+        with translate_llm_errors(provider, name):
+            result = bound.invoke(messages)
+            parsed, problem = _outcome(result, schema)
+            if parsed is not None:
+                return parsed
+            retry = bound.invoke(_repair_messages(messages, result, problem, schema))
+            parsed, problem = _outcome(retry, schema)
+        if parsed is None:
+            raise failure(problem)
+        return parsed
+
+    async def arun(value: LanguageModelInput) -> T:
+        messages = to_messages(value)
+        with translate_llm_errors(provider, name):
+            result = await bound.ainvoke(messages)
+            parsed, problem = _outcome(result, schema)
+            if parsed is not None:
+                return parsed
+            retry = await bound.ainvoke(_repair_messages(messages, result, problem, schema))
+            parsed, problem = _outcome(retry, schema)
+        if parsed is None:
+            raise failure(problem)
+        return parsed
+
+    return RunnableLambda(run, afunc=arun, name=f"structured_{schema.__name__}")
