@@ -19,6 +19,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_CONFIG = REPO_ROOT / "configs" / "model_config.yaml"
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``@pytest.mark.anyio``) run on asyncio, like the service."""
+    return "asyncio"
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No INSIGHT_* variable of the developer's shell leaks into a test."""
@@ -31,6 +37,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def make_settings(root: Path, model_dir: Path | None = None, **overrides: object) -> Settings:
     overrides.setdefault("vectorstore", VectorStoreSettings(path=root / "vectorstore"))
+    overrides.setdefault("prompts_dir", REPO_ROOT / "prompts")
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         predictor=PredictorSettings(config_path=MODEL_CONFIG, model_dir=model_dir or root / "models" / "predictor"),

@@ -255,6 +255,53 @@ def search(
     console.print(table)
 
 
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="a question about the collection's documents")],
+    collection: Annotated[str, typer.Option("--collection", "-c")] = "default",
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=50)] = None,
+) -> None:
+    """Answer from a collection's documents, streaming the answer, then list the cited passages."""
+    import asyncio
+
+    from insight.llm.slot import LLMSlot
+    from insight.prompts import PromptRegistry
+    from insight.rag.answer import Answer, Answerer
+
+    settings = load_settings()
+    rag = _rag(settings)
+    try:
+        llm = LLMSlot(settings.llm).require()
+        search = settings.search
+        answerer = Answerer(
+            rag,
+            llm,
+            PromptRegistry(settings.prompts_dir),
+            top_k=search.answer_top_k,
+            min_dense=search.answer_min_dense,
+            context_tokens=search.answer_context_tokens,
+        )
+
+        async def run() -> Answer:
+            final = Answer(answer="", found=False)
+            async for kind, value in answerer.stream(collection, question, top_k):
+                if kind == "token":
+                    console.print(value, end="")
+                else:
+                    final = value
+            console.print()
+            return final
+
+        answer = asyncio.run(run())
+    except InsightError as exc:
+        raise fail(exc) from exc
+    for citation in answer.citations:
+        where = f"{citation.doc_id}" + (f" p.{citation.page}" if citation.page else "")
+        console.print(f"[bold][{citation.marker}][/bold] {where} chars {citation.start}-{citation.end}")
+    if answer.invalid_citations:
+        console.print(f"[yellow]dropped citations that matched no passage: {answer.invalid_citations}[/yellow]")
+
+
 @collections_app.command("list")
 def collections_list() -> None:
     """Collections with their document and chunk counts."""

@@ -72,6 +72,11 @@ class SearchSettings(BaseModel):
     max_query_chars: int = Field(default=2000, ge=1)
     max_top_k: int = Field(default=100, ge=1)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    answer_top_k: int = Field(default=5, ge=1, le=50, description="passages given to the model by /ask")
+    answer_min_dense: float = Field(
+        default=0.3, ge=-1.0, le=1.0, description="a passage without lexical match needs this cosine similarity"
+    )
+    answer_context_tokens: int = Field(default=1500, ge=64, le=32_000)
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> SearchSettings:
@@ -84,7 +89,7 @@ class LLMSettings(BaseModel):
     """The chat model: llama.cpp in-process on a GGUF assembled from PyPI by default,
     or OpenAI, or any OpenAI-compatible server (vLLM, Ollama, llama.cpp server) via ``base_url``."""
 
-    provider: Literal["none", "local", "openai", "openai_compatible"] = "none"
+    provider: Literal["none", "local", "openai", "openai_compatible"] = "local"
     model: str | None = Field(default=None, description="model name for openai/openai_compatible")
     base_url: str | None = None
     api_key: str | None = None
@@ -133,6 +138,10 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    prompts_dir: Path = Field(
+        default_factory=lambda: Path(__file__).resolve().parents[2] / "prompts",
+        description="prompt templates, <name>/v<N>.yaml (default: the repository's prompts/)",
+    )
     api: ApiSettings = Field(default_factory=ApiSettings)
     predictor: PredictorSettings = Field(default_factory=PredictorSettings)
     vectorstore: VectorStoreSettings = Field(default_factory=VectorStoreSettings)

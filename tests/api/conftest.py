@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 from insight.api.app import create_app
 from insight.api.deps import Services
 from insight.config import Settings
+from insight.llm.slot import LLMSlot
 from insight.predictor.service import PredictorSlot
+from insight.prompts import PromptRegistry
 from insight.rag.factory import RagSlot
 from insight.rag.service import RagService
 from insight.rag.store import ChromaStore, build_chroma_client
@@ -26,6 +28,8 @@ def build_with_fakes(settings: Settings) -> Services:
         settings=settings,
         predictor=PredictorSlot.from_dir(settings.predictor.model_dir),
         rag=RagSlot(settings, service=rag),
+        llm=LLMSlot(settings.llm),
+        prompts=PromptRegistry(settings.prompts_dir),
     )
 
 

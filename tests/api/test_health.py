@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+
+from insight.api.app import create_app
+from insight.config import LLMSettings
+from tests.api.conftest import build_with_fakes
+from tests.conftest import make_settings
 
 
 def test_health_is_plain_liveness(client: TestClient) -> None:
@@ -18,7 +24,7 @@ def test_ready_reports_every_part(client: TestClient) -> None:
     assert body["parts"]["tracking"]["status"] == "ok"
     assert body["parts"]["vectorstore"]["status"] == "ok"
     assert body["parts"]["vectorstore"]["detail"].startswith("embedded ")
-    assert body["parts"]["llm"]["status"] == "not configured"
+    assert body["parts"]["llm"] == {"status": "ok", "detail": "local: loads on first use"}
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -56,3 +62,9 @@ def test_unknown_route_is_a_json_404(client: TestClient) -> None:
     response = client.get("/api/v1/nothing")
     assert response.status_code == 404
     assert response.json()["message"] == "Not Found"
+
+
+def test_ready_llm_part_follows_the_provider(trained_model_dir: Path, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, model_dir=trained_model_dir, llm=LLMSettings(provider="none"))
+    with TestClient(create_app(settings, build=build_with_fakes)) as client:
+        assert client.get("/ready").json()["parts"]["llm"]["status"] == "not configured"

@@ -101,7 +101,7 @@ def test_provider_failures_become_typed_errors_naming_provider_and_model() -> No
 
 def test_provider_none_is_not_configured() -> None:
     with pytest.raises(LLMNotConfigured, match=r"no LLM configured: set INSIGHT_LLM__PROVIDER") as caught:
-        build_chat_model(LLMSettings())
+        build_chat_model(LLMSettings(provider="none"))
     assert isinstance(caught.value, LLMUnavailable)
     assert caught.value.code == "llm_not_configured"
 

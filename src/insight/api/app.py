@@ -14,9 +14,11 @@ from insight import __version__
 from insight.api.deps import Services
 from insight.api.errors import install_error_handlers
 from insight.api.middleware import BodySizeLimit
-from insight.api.routes import documents, health, predict, search
+from insight.api.routes import ask, documents, health, predict, search
 from insight.config import Settings
+from insight.llm.slot import LLMSlot
 from insight.predictor.service import PredictorSlot
+from insight.prompts import PromptRegistry
 from insight.rag.factory import RagSlot
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,13 @@ def build_services(settings: Settings) -> Services:
         log.info("predictor %s v%s loaded (sha256 %s…)", meta.name, meta.version, meta.sha256[:12])
     else:
         log.error("predictor not loaded: %s", slot.problem)
-    return Services(settings=settings, predictor=slot, rag=RagSlot(settings).start())
+    return Services(
+        settings=settings,
+        predictor=slot,
+        rag=RagSlot(settings).start(),
+        llm=LLMSlot(settings.llm),
+        prompts=PromptRegistry(settings.prompts_dir),
+    )
 
 
 def create_app(settings: Settings, build: Callable[[Settings], Services] = build_services) -> FastAPI:
@@ -63,4 +71,5 @@ def create_app(settings: Settings, build: Callable[[Settings], Services] = build
     app.include_router(predict.router)
     app.include_router(documents.router)
     app.include_router(search.router)
+    app.include_router(ask.router)
     return app

@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from insight.config import Settings
+from insight.llm.slot import LLMSlot
 from insight.predictor.service import Predictor, PredictorSlot
+from insight.prompts import PromptRegistry
 from insight.rag.factory import RagSlot
 from insight.rag.service import RagService
 
@@ -18,6 +20,8 @@ class Services:
     settings: Settings
     predictor: PredictorSlot
     rag: RagSlot
+    llm: LLMSlot
+    prompts: PromptRegistry
 
 
 async def get_services(request: Request) -> Services:

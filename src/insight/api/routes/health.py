@@ -38,13 +38,24 @@ async def ready(services: ServicesDep, response: Response) -> Readiness:
     parts = {
         "predictor": predictor,
         "vectorstore": await _vectorstore_status(services),
-        "llm": PartStatus(status="not configured"),
+        "llm": _llm_status(services),
         "tracking": await _tracking_status(services.settings.tracking),
     }
     is_ready = all(part.status != "error" for part in parts.values())
     if not is_ready:
         response.status_code = 503
     return Readiness(ready=is_ready, parts=parts)
+
+
+def _llm_status(services: ServicesDep) -> PartStatus:
+    slot = services.llm
+    if not slot.configured:
+        return PartStatus(status="not configured")
+    if slot.client is not None:
+        return PartStatus(status="ok", detail=f"{slot.client.provider}: {slot.client.model_name}")
+    if slot.problem:
+        return PartStatus(status="error", detail=slot.problem)
+    return PartStatus(status="ok", detail=f"{slot.settings.provider}: loads on first use")
 
 
 async def _vectorstore_status(services: ServicesDep) -> PartStatus:

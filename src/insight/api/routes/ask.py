@@ -1,0 +1,81 @@
+"""Answers over a collection, citing the chunks they come from; optionally streamed as server-sent events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from insight.api.deps import RagDep, ServicesDep
+from insight.api.schemas.ask import AskRequest, AskResponse, CitationOut
+from insight.errors import FieldProblem, InsightError, InvalidInput
+from insight.rag.answer import Answer, Answerer
+
+router = APIRouter(prefix="/api/v1", tags=["ask"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such collection"},
+    422: {"description": "empty or over-long question"},
+    502: {"description": "the language model failed or returned unusable output"},
+    503: {"description": "the vector store or the language model is unavailable"},
+    504: {"description": "the language model timed out"},
+}
+
+
+def _response(answer: Answer) -> AskResponse:
+    return AskResponse(
+        answer=answer.answer,
+        found=answer.found,
+        citations=[CitationOut(**asdict(c)) for c in answer.citations],
+        invalid_citations=answer.invalid_citations,
+        meta=answer.meta,
+    )
+
+
+def _sse(event: str, data: Any) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "the answer (or its events)"}},
+    summary="Answer a question from a collection's documents, with citations",
+)
+async def ask(body: AskRequest, services: ServicesDep, rag: RagDep) -> Any:
+    limit = services.settings.search.max_query_chars
+    if not body.question.strip() or len(body.question) > limit:
+        raise InvalidInput(
+            [FieldProblem(("body", "question"), f"must hold text, at most {limit} characters", "string_too_long")]
+        )
+    llm = await anyio.to_thread.run_sync(services.llm.require)
+    search = services.settings.search
+    answerer = Answerer(
+        rag,
+        llm,
+        services.prompts,
+        top_k=search.answer_top_k,
+        min_dense=search.answer_min_dense,
+        context_tokens=search.answer_context_tokens,
+    )
+    if not body.stream:
+        return _response(await answerer.answer(body.collection, body.question, body.top_k, body.filters))
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            async for kind, value in answerer.stream(body.collection, body.question, body.top_k, body.filters):
+                if kind == "token":
+                    yield _sse("token", {"text": value})
+                else:
+                    final = _response(value).model_dump()
+                    yield _sse("citations", {k: final[k] for k in ("citations", "invalid_citations", "found")})
+                    yield _sse("done", {"answer": final["answer"], "meta": final["meta"]})
+        except InsightError as exc:
+            yield _sse("error", {"code": exc.code, "message": exc.message})
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,43 @@
+"""The service's LLM client, built on first use: start-up stays fast and a missing model is a 5xx, not a crash."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from insight.config import LLMSettings
+from insight.errors import InsightError, LLMNotConfigured
+from insight.llm.client import LLMClient
+from insight.llm.factory import build_llm_client
+
+
+@dataclass
+class LLMSlot:
+    settings: LLMSettings
+    client: LLMClient | None = None
+    problem: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def configured(self) -> bool:
+        return self.settings.provider != "none"
+
+    def require(self) -> LLMClient:
+        """The client, building it (assembling and loading a local model: seconds) the first time.
+
+        Call it from a worker thread. A failed build is retried on the next call, so a server that
+        comes back (or a model that gets installed) is picked up.
+        """
+        if self.client is not None:
+            return self.client
+        with self._lock:
+            if self.client is None:
+                try:
+                    self.client = build_llm_client(self.settings)
+                    self.problem = None
+                except LLMNotConfigured:
+                    raise
+                except InsightError as exc:
+                    self.problem = exc.message
+                    raise
+        return self.client

@@ -1,0 +1,103 @@
+"""Answers with citations: context building, citation checking, not-found, streaming (fake model)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from insight.config import LLMSettings
+from insight.llm.client import LLMClient
+from insight.prompts import PromptRegistry
+from insight.rag.answer import NOT_FOUND, Answerer, check_citations, numbered_context, relevant
+from insight.rag.search import RankScore, SearchHit
+from insight.rag.service import RagService
+from tests.conftest import REPO_ROOT
+from tests.rag.test_service import corpus
+
+
+def hit(n: int, dense: float | None = 0.5, lexical: float | None = None) -> SearchHit:
+    return SearchHit(
+        chunk_id=f"d{n}#0",
+        doc_id=f"d{n}",
+        text=f"passage {n}",
+        metadata={"title": f"Doc {n}", "source": f"d{n}.md", "start": 0, "end": 9},
+        score=1.0 / n,
+        dense=RankScore(n, dense) if dense is not None else None,
+        lexical=RankScore(n, lexical) if lexical is not None else None,
+    )
+
+
+def fake_llm(*replies: str) -> LLMClient:
+    model = GenericFakeChatModel(messages=itertools.cycle([AIMessage(content=r) for r in replies]))
+    return LLMClient(model, LLMSettings(provider="openai_compatible", base_url="http://x", model="fake"))
+
+
+def test_relevance_gate_keeps_lexical_matches_and_close_dense_hits() -> None:
+    hits = [hit(1, dense=0.1, lexical=2.0), hit(2, dense=0.6), hit(3, dense=0.1)]
+    assert [h.doc_id for h in relevant(hits, min_dense=0.3)] == ["d1", "d2"]
+
+
+def test_context_is_numbered_and_bounded_by_tokens() -> None:
+    context, used = numbered_context([hit(1), hit(2), hit(3)], budget_tokens=12, count_tokens=lambda s: len(s.split()))
+    assert context.startswith("[1] Doc 1 — passage 1")
+    assert [h.doc_id for h in used] == ["d1", "d2"]
+
+
+def test_citations_are_checked_and_invalid_markers_removed() -> None:
+    text, citations, invalid = check_citations("Refunds take 30 days [2]. Also [7] and [2][1].", [hit(1), hit(2)])
+    assert [c.marker for c in citations] == [2, 1]
+    assert citations[0].doc_id == "d2" and citations[0].chunk_id == "d2#0" and citations[0].end == 9
+    assert invalid == [7]
+    assert text == "Refunds take 30 days [2]. Also and [2][1]."
+
+
+@pytest.fixture
+def answer_rag(rag: RagService, collection_name: str) -> tuple[RagService, str]:
+    rag.ingest(collection_name, corpus())
+    return rag, collection_name
+
+
+def prompts() -> PromptRegistry:
+    return PromptRegistry(REPO_ROOT / "prompts")
+
+
+@pytest.mark.anyio
+async def test_answer_cites_the_retrieved_chunk(answer_rag: tuple[RagService, str]) -> None:
+    rag, name = answer_rag
+    answerer = Answerer(rag, fake_llm("Refunds are paid within 30 days [1]. See also [9]."), prompts())
+    answer = await answerer.answer(name, "When are refunds paid?")
+    assert answer.found
+    assert answer.citations[0].doc_id == "refunds"
+    assert answer.invalid_citations == [9] and "[9]" not in answer.answer
+    assert answer.meta["prompt_name"] == "rag_answer" and answer.meta["input_tokens"] > 0
+
+
+@pytest.mark.anyio
+async def test_nothing_relevant_means_not_found_without_calling_the_model(answer_rag: tuple[RagService, str]) -> None:
+    rag, name = answer_rag
+    llm = fake_llm("should never be used [1]")
+    answerer = Answerer(rag, llm, prompts(), min_dense=0.99)
+    answer = await answerer.answer(name, "zzzz qqqq")
+    assert not answer.found and answer.answer == NOT_FOUND and answer.citations == []
+    assert answer.meta["input_tokens"] == 0
+
+
+@pytest.mark.anyio
+async def test_model_saying_not_found_is_reported_as_not_found(answer_rag: tuple[RagService, str]) -> None:
+    rag, name = answer_rag
+    answer = await Answerer(rag, fake_llm("Not found in the documents."), prompts()).answer(name, "refund policy?")
+    assert not answer.found and answer.citations == []
+
+
+@pytest.mark.anyio
+async def test_stream_yields_tokens_then_the_checked_answer(answer_rag: tuple[RagService, str]) -> None:
+    rag, name = answer_rag
+    answerer = Answerer(rag, fake_llm("Parcels ship every weekday [1]."), prompts())
+    events = [event async for event in answerer.stream(name, "when do parcels ship?")]
+    tokens = [value for kind, value in events if kind == "token"]
+    assert "".join(tokens).strip() == "Parcels ship every weekday [1]."
+    kind, final = events[-1]
+    assert kind == "answer" and final.citations[0].doc_id == "shipping"
