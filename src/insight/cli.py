@@ -302,6 +302,59 @@ def ask(
         console.print(f"[yellow]dropped citations that matched no passage: {answer.invalid_citations}[/yellow]")
 
 
+@app.command()
+def analyze(
+    path: Annotated[Path, typer.Argument(help="a .csv, .json or .jsonl table")],
+    question: Annotated[str | None, typer.Option("--question", "-q")] = None,
+    domain: Annotated[str | None, typer.Option("--domain", "-d")] = None,
+    allow_sampling: Annotated[bool, typer.Option("--sample", help="sample rows over the limit")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the whole response as JSON")] = False,
+) -> None:
+    """Structured, grounded analysis of a table with the configured model."""
+    from insight.analysis import Analyzer, DataLimits, parse_file
+    from insight.llm.slot import LLMSlot
+    from insight.prompts import PromptRegistry
+
+    settings = load_settings()
+    limits = settings.analysis
+    try:
+        parsed = parse_file(
+            path.name,
+            path.read_bytes(),
+            limits=DataLimits(max_rows=limits.max_rows, max_bytes=limits.max_bytes, max_columns=limits.max_columns),
+            allow_sampling=allow_sampling,
+        )
+        analyzer = Analyzer(
+            LLMSlot(settings.llm).require(),
+            PromptRegistry(settings.prompts_dir),
+            prompt_version=limits.prompt_version,
+            max_fact_tokens=limits.max_fact_tokens,
+        )
+        with console.status("profiling and asking the model…"):
+            response = analyzer.analyze_sync(parsed, question, domain)
+    except OSError as exc:
+        err_console.print(f"[red]error:[/red] cannot read {path}: {exc.strerror}")
+        raise typer.Exit(2) from exc
+    except InsightError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        console.print_json(response.model_dump_json())
+        return
+    result, grounding = response.result, response.grounding
+    console.print(f"[bold]Summary[/bold] {result.summary}")
+    for point in result.key_points:
+        console.print(f"  • {point}")
+    for recommendation in result.recommendations or []:
+        console.print(f"  → {recommendation}")
+    console.print(
+        f"confidence {result.confidence:.2f} (model said {grounding.model_confidence:.2f}); "
+        f"{len(grounding.supported)} figures grounded, {len(grounding.unsupported)} unsupported"
+        + (f": {', '.join(n.text for n in grounding.unsupported)}" if grounding.unsupported else "")
+    )
+    meta = response.meta
+    console.print(f"[dim]{meta.prompt_name} v{meta.prompt_version} · {meta.provider}/{meta.model}[/dim]")
+
+
 @collections_app.command("list")
 def collections_list() -> None:
     """Collections with their document and chunk counts."""

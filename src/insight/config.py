@@ -109,6 +109,14 @@ class LLMSettings(BaseModel):
         return self
 
 
+class AnalysisSettings(BaseModel):
+    max_rows: int = Field(default=100_000, ge=1)
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_columns: int = Field(default=200, ge=1)
+    max_fact_tokens: int = Field(default=1200, ge=64, description="facts given to the model, by token count")
+    prompt_version: int | None = Field(default=None, description="analysis prompt version (default: latest)")
+
+
 class TrackingSettings(BaseModel):
     """MLflow: a SQLite file by default, a tracking server by setting ``uri``."""
 
@@ -148,6 +156,7 @@ class Settings(BaseSettings):
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
 
 

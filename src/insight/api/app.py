@@ -14,7 +14,7 @@ from insight import __version__
 from insight.api.deps import Services
 from insight.api.errors import install_error_handlers
 from insight.api.middleware import BodySizeLimit
-from insight.api.routes import ask, documents, health, predict, search
+from insight.api.routes import analyze, ask, documents, health, predict, search
 from insight.config import Settings
 from insight.llm.slot import LLMSlot
 from insight.predictor.service import PredictorSlot
@@ -72,4 +72,5 @@ def create_app(settings: Settings, build: Callable[[Settings], Services] = build
     app.include_router(documents.router)
     app.include_router(search.router)
     app.include_router(ask.router)
+    app.include_router(analyze.router)
     return app

@@ -1,0 +1,152 @@
+"""Structured analysis of posted data: JSON records, CSV text, or an uploaded CSV/JSON file."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from insight.analysis import (
+    AnalysisResponse,
+    Analyzer,
+    DataLimits,
+    ParsedData,
+    parse_csv_text,
+    parse_file,
+    parse_records,
+)
+from insight.api.body import read_json_object
+from insight.api.deps import ServicesDep
+from insight.errors import FieldProblem, InvalidInput, PayloadTooLarge, UnsupportedFileType
+
+router = APIRouter(prefix="/api/v1", tags=["analyze"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"description": "over the row, column or byte limit (rows/columns may be sampled with allow_sampling)"},
+    415: {"description": "an uploaded file that is not .csv, .json or .jsonl"},
+    422: {"description": "empty or non-tabular data, bad question/domain"},
+    502: {"description": "the language model failed or its output stayed invalid after one repair"},
+    503: {"description": "no language model available"},
+    504: {"description": "the language model timed out"},
+}
+
+
+class AnalyzeRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "data": [
+                        {"month": "2026-01-01", "region": "EMEA", "revenue": 120.5},
+                        {"month": "2026-02-01", "region": "EMEA", "revenue": 131.0},
+                        {"month": "2026-03-01", "region": "EMEA", "revenue": 142.2},
+                    ],
+                    "question": "How is revenue developing?",
+                    "domain": "sales",
+                },
+                {"csv": "month,revenue\\n2026-01-01,120.5\\n2026-02-01,131.0\\n", "question": "Trend?"},
+            ]
+        },
+    )
+    data: list[Any] | None = Field(default=None, description="records: a list of {column: value} objects")
+    csv: str | None = Field(default=None, description="CSV text with a header row")
+    question: str | None = Field(default=None, max_length=2000)
+    domain: str | None = Field(default=None, max_length=200)
+    allow_sampling: bool = Field(default=False, description="sample rows/columns over the limits instead of 413")
+
+
+def _request_body() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": AnalyzeRequest.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "question": {"type": "string"},
+                            "domain": {"type": "string"},
+                            "allow_sampling": {"type": "boolean"},
+                        },
+                    }
+                },
+            },
+        }
+    }
+
+
+def _limits(services: ServicesDep) -> DataLimits:
+    a = services.settings.analysis
+    return DataLimits(max_rows=a.max_rows, max_bytes=a.max_bytes, max_columns=a.max_columns)
+
+
+async def _parse_json(request: Request, services: ServicesDep) -> tuple[ParsedData, str | None, str | None]:
+    payload = await read_json_object(request, services.settings.analysis.max_bytes)
+    try:
+        body = AnalyzeRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInput(
+            [FieldProblem(("body", *err["loc"]), err["msg"], err["type"]) for err in exc.errors()]
+        ) from exc
+    if (body.data is None) == (body.csv is None):
+        raise InvalidInput([FieldProblem(("body",), "send exactly one of 'data' (records) or 'csv'", "value_error")])
+    limits = _limits(services)
+    if body.data is not None:
+        parse = functools.partial(parse_records, body.data, limits=limits, allow_sampling=body.allow_sampling)
+    else:
+        parse = functools.partial(parse_csv_text, body.csv or "", limits=limits, allow_sampling=body.allow_sampling)
+    return await anyio.to_thread.run_sync(parse), body.question, body.domain
+
+
+async def _parse_upload(request: Request, services: ServicesDep) -> tuple[ParsedData, str | None, str | None]:
+    limits = _limits(services)
+    async with request.form() as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput([FieldProblem(("body", "file"), "attach a .csv, .json or .jsonl file", "missing")])
+        content = await upload.read(limits.max_bytes + 1)
+        if len(content) > limits.max_bytes:
+            raise PayloadTooLarge(f"{upload.filename} is over the limit of {limits.max_bytes} bytes")
+        question, domain = form.get("question"), form.get("domain")
+        sampling = str(form.get("allow_sampling", "false")).lower() in {"1", "true", "yes", "on"}
+        name = upload.filename or "upload.csv"
+    parse = functools.partial(parse_file, name, content, limits=limits, allow_sampling=sampling)
+    parsed = await anyio.to_thread.run_sync(parse)
+    return parsed, question if isinstance(question, str) else None, domain if isinstance(domain, str) else None
+
+
+@router.post(
+    "/analyze",
+    responses=_ERRORS,
+    openapi_extra=_request_body(),
+    summary="Structured, grounded analysis of a table",
+    response_model=AnalysisResponse,
+    response_description="result (AnalysisResult), facts, grounding and meta",
+)
+async def analyze(request: Request, services: ServicesDep) -> Response:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        parsed, question, domain = await _parse_upload(request, services)
+    elif content_type.startswith("application/json"):
+        parsed, question, domain = await _parse_json(request, services)
+    else:
+        raise UnsupportedFileType(
+            f"send application/json or a multipart/form-data file, not {content_type or 'nothing'}"
+        )
+    llm = await anyio.to_thread.run_sync(services.llm.require)
+    analyzer = Analyzer(
+        llm,
+        services.prompts,
+        prompt_version=services.settings.analysis.prompt_version,
+        max_fact_tokens=services.settings.analysis.max_fact_tokens,
+    )
+    response = await analyzer.analyze(parsed, question, domain)
+    return Response(response.model_dump_json(), media_type="application/json")
