@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from insight.errors import LLMUnavailable
+from insight.hashing import sha256_file as sha256_of
 
 _BLOCK = 1 << 20
 _FILE_MODE = 0o644
@@ -90,14 +91,6 @@ SMOLLM2_135M = PackagedFile(
 # Files whose sha256 this process has already checked, keyed by (path, size, mtime_ns).
 _verified: set[tuple[str, int, int]] = set()
 _assembly_lock = threading.Lock()
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def locate_packaged_file(spec: PackagedFile) -> Path:

@@ -6,7 +6,6 @@ file is refused instead of executed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sklearn.pipeline import Pipeline
 
 from insight.errors import ModelIntegrityError, ModelNotLoaded
+from insight.hashing import sha256_file
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -51,14 +51,6 @@ class ModelMetadata(BaseModel):
     config_sha256: str
     sklearn_version: str
     sha256: str = ""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_artifact(pipeline: Pipeline, metadata: ModelMetadata, model_dir: Path) -> ModelMetadata:

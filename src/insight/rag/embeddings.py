@@ -6,7 +6,6 @@ data files are read (never their code), and both are checked against pinned sha2
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from langchain_core.embeddings import Embeddings
 from tokenizers import Tokenizer
 
 from insight.errors import InsightError
+from insight.hashing import sha256_file as sha256_of
 
 MODEL_ID = "all-MiniLM-L6-v2-int8-onnx"
 DIMENSION = 384
@@ -44,14 +44,6 @@ class EmbeddingModelUnavailable(InsightError):
 class ModelFiles:
     model: Path
     tokenizer: Path
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_sha256(path: Path, expected: str, what: str) -> None:
