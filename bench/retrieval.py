@@ -108,8 +108,8 @@ def http_latency(settings: Settings, collection: str, queries: list[str], top_k:
         "INSIGHT_API__ACCESS_LOG": "false",
         "INSIGHT_LOG_LEVEL": "WARNING",
         "INSIGHT_PREDICTOR__MODEL_DIR": str(settings.vectorstore.path / "no-model"),
-        **{f"INSIGHT_SEARCH__{k.upper()}": str(v) for k, v in settings.search.model_dump().items()},
-    }
+        "INSIGHT_EMBEDDINGS__THREADS": "1",  # the service's default: one request, one core
+    }  # search settings: the service's defaults (100 candidates per ranking), not the deep quality runs
     server = subprocess.Popen(
         [sys.executable, "-m", "insight.cli", "serve", "--port", str(port)],
         env=env,
@@ -169,6 +169,9 @@ def main() -> None:
     parser.add_argument("--limit-queries", type=int, default=0, help="only the first N queries (smoke runs)")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument(
+        "--latency-only", action="store_true", help="only the HTTP latency, on a --store ingested before"
+    )
+    parser.add_argument(
         "--raw-sample",
         type=int,
         default=0,
@@ -192,6 +195,17 @@ def main() -> None:
     queries = {qid: text for qid, text in queries.items() if qid in qrels}
     if args.limit_queries:
         queries = dict(list(queries.items())[: args.limit_queries])
+
+    if args.latency_only:
+        print(
+            json.dumps(
+                {
+                    f"search_http_{k}": v
+                    for k, v in http_latency(settings, args.collection, list(queries.values()), 10).items()
+                }
+            )
+        )
+        return
 
     documents = corpus_documents(args.data)
     print(f"corpus: {len(documents)} documents; {len(queries)} {args.split} queries; store {store}", flush=True)
