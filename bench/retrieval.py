@@ -1,8 +1,9 @@
 """Retrieval benchmark on any BEIR-layout folder (corpus.jsonl[.gz], queries*.jsonl, qrels*.tsv).
 
 Ingests the corpus through the service's real ingestion path (chunking, embedding, Chroma upsert,
-content hashes), then for every query of the chosen split runs lexical, dense and hybrid search,
-aggregates chunk hits to documents (best chunk) and scores them with ranx: nDCG@10 and Recall@100.
+content hashes), then for every query of the chosen split runs lexical, dense and hybrid search with
+the service's search settings (``--set`` overrides them; with ``aggregation=chunk`` chunk hits become
+documents by their best chunk) and scores the top 100 documents with ranx: nDCG@10 and Recall@100.
 In the same run it measures:
 - ingestion throughput and its ratio to the raw embedder's throughput on the same passages;
 - the time to re-ingest the unchanged corpus, and how many chunks that re-embedded (should be 0);
@@ -10,6 +11,8 @@ In the same run it measures:
 
     .venv/bin/python bench/retrieval.py --data ../shared/benchdata/scifact            # test split
     .venv/bin/python bench/retrieval.py --data ../shared/benchdata/scifact --split train
+    .venv/bin/python bench/retrieval.py --data … --store /tmp/scifact-store --quality-only --set bm25_k1=1.2
+    .venv/bin/python bench/retrieval.py --data … --store /tmp/scifact-store --latency-only
 
 Tune on train, report on test. The last line printed is one JSON object with every figure.
 """
@@ -35,7 +38,7 @@ from ranx import Qrels, Run, evaluate
 
 from insight.config import EmbeddingSettings, SearchSettings, Settings, VectorStoreSettings
 from insight.rag.chunking import chunk_document
-from insight.rag.factory import build_rag_service
+from insight.rag.factory import build_embedder, build_rag_service
 from insight.rag.ingest import SourceDocument, embedding_text
 from insight.rag.loaders import LoadedDocument
 from insight.rag.service import RagService
@@ -109,6 +112,7 @@ def http_latency(settings: Settings, collection: str, queries: list[str], top_k:
         "INSIGHT_LOG_LEVEL": "WARNING",
         "INSIGHT_PREDICTOR__MODEL_DIR": str(settings.vectorstore.path / "no-model"),
         "INSIGHT_EMBEDDINGS__THREADS": "1",  # the service's default: one request, one core
+        "INSIGHT_AUTH__ENABLED": "false",  # search itself is measured here; bench/load.py covers the keyed path
     }  # search settings: the service's defaults (100 candidates per ranking), not the deep quality runs
     server = subprocess.Popen(
         [sys.executable, "-m", "insight.cli", "serve", "--port", str(port)],
@@ -133,22 +137,39 @@ def http_latency(settings: Settings, collection: str, queries: list[str], top_k:
             for query in queries[:20]:  # warm-up: lexical index build, caches
                 client.post("/api/v1/search", json={**body, "query": query}).raise_for_status()
             latencies = []
+            in_server = []  # the route's own took_ms: search without HTTP, JSON or queueing
             for query in queries:
                 started = time.perf_counter()
-                client.post("/api/v1/search", json={**body, "query": query}).raise_for_status()
+                response = client.post("/api/v1/search", json={**body, "query": query}).raise_for_status()
                 latencies.append((time.perf_counter() - started) * 1000)
+                in_server.append(float(response.json()["took_ms"]))
+            health = []  # the HTTP stack alone (middleware, server, client) on the same connection
+            for _ in range(100):
+                started = time.perf_counter()
+                client.get("/health").raise_for_status()
+                health.append((time.perf_counter() - started) * 1000)
     finally:
         server.terminate()
         server.wait(timeout=10)
+    # The floor under all of it: embedding one query, one thread, in this process on the same queries.
+    embedder, _ = build_embedder(settings.embeddings.model_copy(update={"threads": 1}))
+    embedding = []
+    for query in queries:
+        started = time.perf_counter()
+        embedder.embed_query(query)
+        embedding.append((time.perf_counter() - started) * 1000)
     return {
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(percentile(latencies, 99), 2),
+        "in_route_p50_ms": round(statistics.median(in_server), 2),
+        "health_p50_ms": round(statistics.median(health), 2),
+        "query_embedding_p50_ms": round(statistics.median(embedding), 2),
         "requests": len(latencies),
     }
 
 
 def document_run(rag: RagService, collection: str, queries: dict[str, str], mode: str, depth: int) -> Run:
-    """Chunk hits → documents (a document scores as its best chunk)."""
+    """Hits → documents (with chunk aggregation a document scores as its best chunk)."""
     run: dict[str, dict[str, float]] = {}
     for query_id, text in queries.items():
         scores: dict[str, float] = {}
@@ -156,6 +177,42 @@ def document_run(rag: RagService, collection: str, queries: dict[str, str], mode
             scores.setdefault(hit.doc_id, hit.score)
         run[query_id] = scores or {"__none__": 0.0}
     return Run(run, name=mode)
+
+
+def search_settings(overrides: list[str], depth: int) -> SearchSettings:
+    """The service's search defaults with ``key=value`` overrides; chunk aggregation looks ``depth`` deep."""
+    fields: dict[str, Any] = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key not in SearchSettings.model_fields:
+            raise SystemExit(f"--set {item}: SearchSettings has no field {key!r}")
+        fields[key] = value
+    settings = SearchSettings.model_validate(fields)
+    if settings.aggregation == "chunk":  # chunk hits are many per document: look deeper to fill 100 documents
+        settings = settings.model_copy(update={"candidates": max(depth, settings.candidates)})
+    return settings.model_copy(update={"max_top_k": max(depth, settings.max_top_k)})
+
+
+def quality(
+    rag: RagService, collection: str, queries: dict[str, str], qrels: dict[str, dict[str, int]], depth: int
+) -> dict[str, dict[str, float]]:
+    hits_per_query = depth if rag.settings.aggregation == "chunk" else 100
+    out: dict[str, dict[str, float]] = {}
+    for mode in MODES:
+        started = time.perf_counter()
+        run = document_run(rag, collection, queries, mode, hits_per_query)
+        scores = evaluate(Qrels(qrels), run, ["ndcg@10", "recall@100"], make_comparable=True)
+        out[mode] = {k: round(float(v), 4) for k, v in scores.items()}
+        print(
+            f"  {mode:8s} nDCG@10 {out[mode]['ndcg@10']:.4f}  Recall@100 {out[mode]['recall@100']:.4f}"
+            f"  ({(time.perf_counter() - started) / max(len(queries), 1) * 1000:.1f} ms/query in process)",
+            flush=True,
+        )
+    return out
+
+
+def flat(scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {f"{mode}_{metric}": value for mode in MODES for metric, value in scores[mode].items()}
 
 
 def main() -> None:
@@ -167,7 +224,18 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=300, help="chunk hits fetched per query")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="embedding threads")
     parser.add_argument("--limit-queries", type=int, default=0, help="only the first N queries (smoke runs)")
+    parser.add_argument("--limit-docs", type=int, default=0, help="only the first N corpus documents (throughput runs)")
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument(
+        "--quality-only", action="store_true", help="only nDCG/Recall, on a --store ingested before (no ingestion)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a search setting for the quality runs, e.g. --set fusion=rrf (repeatable)",
+    )
     parser.add_argument(
         "--latency-only", action="store_true", help="only the HTTP latency, on a --store ingested before"
     )
@@ -180,7 +248,7 @@ def main() -> None:
     args = parser.parse_args()
 
     store = args.store or Path(tempfile.mkdtemp(prefix="insight-retrieval-"))
-    search = SearchSettings(max_top_k=max(args.depth, 100), candidates=max(args.depth, 100))
+    search = search_settings(args.set, args.depth)
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         vectorstore=VectorStoreSettings(path=store),
@@ -207,7 +275,14 @@ def main() -> None:
         )
         return
 
+    if args.quality_only:
+        scores = quality(rag, args.collection, queries, qrels, args.depth)
+        print(json.dumps({"split": args.split, "queries": len(queries), "search": args.set, **flat(scores)}))
+        return
+
     documents = corpus_documents(args.data)
+    if args.limit_docs:
+        documents = documents[: args.limit_docs]
     print(f"corpus: {len(documents)} documents; {len(queries)} {args.split} queries; store {store}", flush=True)
 
     started = time.perf_counter()
@@ -236,13 +311,7 @@ def main() -> None:
     again = rag.ingest(args.collection, documents)
     reingest_s = time.perf_counter() - started
 
-    qrels_obj = Qrels(qrels)
-    quality: dict[str, dict[str, float]] = {}
-    for mode in MODES:
-        run = document_run(rag, args.collection, queries, mode, args.depth)
-        scores = evaluate(qrels_obj, run, ["ndcg@10", "recall@100"], make_comparable=True)
-        quality[mode] = {k: round(float(v), 4) for k, v in scores.items()}
-        print(f"  {mode:8s} nDCG@10 {quality[mode]['ndcg@10']:.4f}  Recall@100 {quality[mode]['recall@100']:.4f}")
+    scores = quality(rag, args.collection, queries, qrels, args.depth)
 
     latency = {} if args.skip_http else http_latency(settings, args.collection, list(queries.values()), top_k=10)
 
@@ -253,8 +322,9 @@ def main() -> None:
         "queries": len(queries),
         "chunks": report.chunks_embedded,
         "embedding_threads": args.threads,
-        **{f"{mode}_ndcg@10": quality[mode]["ndcg@10"] for mode in MODES},
-        **{f"{mode}_recall@100": quality[mode]["recall@100"] for mode in MODES},
+        "embedding_batch_size": settings.embeddings.batch_size,
+        "search": args.set,
+        **flat(scores),
         "ingest_s": round(ingest_s, 2),
         "ingest_passages_per_s": round(report.chunks_embedded / ingest_s, 2),
         "raw_embed_passages": len(passages),

@@ -66,6 +66,7 @@ def test_search_returns_hits_with_breakdown_and_spans(api: TestClient) -> None:
     assert hit["doc_id"] == "parking" and hit["title"] == "Parking"
     assert hit["text"] == DOCS["documents"][1]["text"][hit["start"] : hit["end"]]
     assert hit["scores"]["dense"]["rank"] == 1 and hit["scores"]["lexical"]["rank"] == 1
+    assert hit["scores"]["first_chunk"]["rank"] == 1  # document aggregation: the first passage is ranked too
     assert hit["metadata"]["team"] == "ops" and "doc_hash" not in hit["metadata"]
     filtered = api.post(
         "/api/v1/search", json={"collection": "handbook", "query": "parking permits", "filters": {"team": "cx"}}

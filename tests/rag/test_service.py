@@ -108,13 +108,32 @@ def test_each_mode_finds_the_matching_document(rag: RagService, collection_name:
     assert len(hits) <= 2
 
 
-def test_hybrid_hits_carry_a_score_breakdown(rag: RagService, collection_name: str) -> None:
+def with_settings(rag: RagService, **changes: object) -> RagService:
+    return RagService(rag.store, rag.embedder, rag.ingestor.encoding, rag.settings.model_copy(update=changes))
+
+
+def test_hybrid_chunk_hits_carry_a_score_breakdown(rag: RagService, collection_name: str) -> None:
+    rag = with_settings(rag, aggregation="chunk", fusion="rrf", dense_weight=1.0, lexical_weight=1.0)
     rag.ingest(collection_name, corpus())
     top = rag.search(collection_name, "disk encryption passwords", top_k=3)[0]
     assert top.doc_id == "security"
     assert top.dense is not None and top.dense.rank == 1
     assert top.lexical is not None and top.lexical.rank == 1 and top.lexical.score > 0
     assert top.score == pytest.approx(2 / (rag.settings.rrf_k + 1))
+    assert top.first_chunk is None
+    assert top.metadata["start"] == 0 and top.metadata["end"] == len(TOPICS["security"])
+
+
+def test_hybrid_document_hits_fuse_three_rankings(rag: RagService, collection_name: str) -> None:
+    rag.ingest(collection_name, corpus())
+    top = rag.search(collection_name, "disk encryption passwords", top_k=3)[0]
+    assert top.doc_id == "security"
+    assert top.dense is not None and top.dense.rank == 1
+    assert top.first_chunk is not None and top.first_chunk.rank == 1
+    assert top.lexical is not None and top.lexical.rank == 1 and top.lexical.score > 0
+    settings = rag.settings
+    # first in all three lists: each min-max-normalised score is 1
+    assert top.score == pytest.approx(settings.first_chunk_weight + settings.dense_weight + settings.lexical_weight)
     assert top.metadata["start"] == 0 and top.metadata["end"] == len(TOPICS["security"])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from langchain_core.embeddings import Embeddings
@@ -53,6 +54,8 @@ class RagSlot:
     settings: Settings
     service: RagService | None = None
     problem: str | None = None
+    on_service: Callable[[RagService], None] | None = None
+    """Called with each service the slot builds (the app's metrics hook in here)."""
     _last_try: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -74,7 +77,10 @@ class RagSlot:
     def _try_build(self) -> None:
         self._last_try = time.monotonic()
         try:
-            self.service = build_rag_service(self.settings)
+            service = build_rag_service(self.settings)
+            if self.on_service is not None:
+                self.on_service(service)
+            self.service = service
             self.problem = None
         except InsightError as exc:
             self.problem = exc.message

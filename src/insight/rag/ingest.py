@@ -81,7 +81,7 @@ class Ingestor:
         embedder: Embeddings,
         encoding: tiktoken.Encoding,
         settings: SearchSettings,
-        docs_per_batch: int = 64,
+        docs_per_batch: int = 128,
     ) -> None:
         self.store = store
         self.embedder = embedder

@@ -1,4 +1,4 @@
-"""BM25 over a collection's chunks (bm25s), rebuilt from Chroma when the collection changes.
+"""BM25 (bm25s) over a collection's chunks or documents, rebuilt from Chroma when the collection changes.
 
 bm25s has no incremental update; rebuilding from the stored chunk texts is cheap (about a second
 for SciFact's 5k abstracts) and keeps every replica consistent with Chroma, which stays the one
@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 import bm25s
 import numpy as np
+import numpy.typing as npt
 import Stemmer
 
 _STEMMER = Stemmer.Stemmer("english")
+Scores = npt.NDArray[np.float32]
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
@@ -29,25 +31,40 @@ class LexicalHit:
 
 
 class LexicalIndex:
+    """Lucene-variant BM25 over ``texts``; positions in results index ``ids``."""
+
     def __init__(self, ids: Sequence[str], texts: Sequence[str], k1: float, b: float) -> None:
         self.ids = list(ids)
         self._retriever: bm25s.BM25 | None = None
-        if self.ids:
+        tokens = tokenize(texts) if self.ids else []
+        if any(tokens):  # bm25s divides by the mean length: an index of no terms at all stays empty
             self._retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
-            self._retriever.index(tokenize(texts), show_progress=False)
+            self._retriever.index(tokens, show_progress=False)
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def scores(self, tokens: Sequence[str]) -> Scores:
+        """BM25 of every indexed text for already tokenised query terms (0 where no term matches)."""
+        if self._retriever is None or not tokens:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        vocabulary = self._retriever.vocab_dict
+        known = [token for token in tokens if token in vocabulary]
+        if not known:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(known), dtype=np.float32)
+
     def search(self, query: str, k: int) -> list[LexicalHit]:
         if self._retriever is None or k <= 0:
             return []
-        tokens = tokenize([query])
-        if not tokens[0]:
-            return []
-        positions, scores = self._retriever.retrieve(tokens, k=min(k, len(self.ids)), show_progress=False, n_threads=1)
-        return [
-            LexicalHit(int(p), float(s))
-            for p, s in zip(np.asarray(positions)[0], np.asarray(scores)[0], strict=True)
-            if s > 0
-        ]
+        scores = self.scores(tokenize([query])[0])
+        return [LexicalHit(int(p), float(scores[p])) for p in top_positions(scores, k) if scores[p] > 0]
+
+
+def top_positions(scores: Scores, k: int) -> npt.NDArray[np.intp]:
+    """Positions of the ``k`` highest scores, best first; ties by position (stable)."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.intp)
+    part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    return part[np.lexsort((part, -scores[part]))]

@@ -37,6 +37,8 @@ class SearchHit:
     score: float
     dense: RankScore | None
     lexical: RankScore | None
+    first_chunk: RankScore | None = None
+    """Document aggregation only: the document's first passage against the query (rank, cosine)."""
 
 
 def fuse(
@@ -75,6 +77,40 @@ def fuse(
         )
         for score, cid in scored[:top_k]
     ]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One system's candidates, best first: positions (chunks or documents) and their raw scores."""
+
+    positions: Sequence[int]
+    scores: Sequence[float]
+
+    def ranks(self, wanted: Sequence[int]) -> dict[int, RankScore]:
+        """Rank (1-based) and score of each wanted position that this ranking holds."""
+        index = dict(zip(self.positions, range(len(self.positions)), strict=True))
+        return {p: RankScore(index[p] + 1, float(self.scores[index[p]])) for p in wanted if p in index}
+
+
+def fuse_rankings(weighted: Sequence[tuple[float, Ranking]], settings: SearchSettings) -> dict[int, float]:
+    """Fused score per position: weighted reciprocal ranks, or weighted min-max-normalised scores.
+
+    Min-max runs within each system's own candidate list; a position missing from a list gets 0 from it.
+    """
+    fused: dict[int, float] = {}
+    for weight, ranking in weighted:
+        if weight <= 0 or not ranking.positions:
+            continue
+        if settings.fusion == "rrf":
+            for i, position in enumerate(ranking.positions):
+                fused[position] = fused.get(position, 0.0) + weight / (settings.rrf_k + i + 1)
+            continue
+        low, high = min(ranking.scores), max(ranking.scores)
+        span = high - low
+        for position, score in zip(ranking.positions, ranking.scores, strict=True):
+            normalised = (score - low) / span if span > 0 else 1.0
+            fused[position] = fused.get(position, 0.0) + weight * normalised
+    return fused
 
 
 def single_ranking(candidates: Sequence[Candidate], mode: Mode, top_k: int) -> list[SearchHit]:

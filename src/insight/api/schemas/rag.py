@@ -130,8 +130,11 @@ class RankScoreOut(BaseModel):
 
 class Scores(BaseModel):
     fused: float
-    dense: RankScoreOut | None
-    lexical: RankScoreOut | None
+    dense: RankScoreOut | None = Field(description="dense rank and cosine (with document aggregation: best passage)")
+    lexical: RankScoreOut | None = Field(description="BM25 rank and score (document-level with document aggregation)")
+    first_chunk: RankScoreOut | None = Field(
+        default=None, description="document aggregation only: the document's first passage, rank and cosine"
+    )
 
 
 class HitOut(BaseModel):
