@@ -21,6 +21,7 @@ STARTED = time.perf_counter()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import statistics  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -30,7 +31,7 @@ import pandas as pd  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine  # noqa: E402
 
 from insight.analysis import Analyzer  # noqa: E402
-from insight.config import LLMSettings  # noqa: E402
+from insight.config import AnalysisSettings, LLMSettings  # noqa: E402
 from insight.errors import OutputParseError  # noqa: E402
 from insight.llm import build_llm_client  # noqa: E402
 from insight.prompts import PromptRegistry, default_prompt_root  # noqa: E402
@@ -67,11 +68,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--model-cache", type=Path, default=Path("var/models/llm"))
-    parser.add_argument("--max-tokens", type=int, default=384)
+    parser.add_argument("--max-tokens", type=int, default=384, help="the model's default; a prompt's own wins")
+    parser.add_argument("--fact-tokens", type=int, default=None, help="fact budget (default: the local default)")
+    parser.add_argument("--prompt-version", type=int, default=None, help="analysis prompt version (default: latest)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per model call (a busy machine is slow)")
     args = parser.parse_args()
 
-    settings = LLMSettings(provider="local", model_cache=args.model_cache, max_tokens=args.max_tokens)
-    analyzer = Analyzer(build_llm_client(settings), PromptRegistry(default_prompt_root()))
+    imported_s = time.perf_counter() - STARTED
+    settings = LLMSettings(
+        provider="local", model_cache=args.model_cache, max_tokens=args.max_tokens, timeout_s=args.timeout
+    )
+    fact_tokens = AnalysisSettings(max_fact_tokens=args.fact_tokens).fact_budget("local")
+    loading = time.perf_counter()
+    llm = build_llm_client(settings)
+    load_s = time.perf_counter() - loading
+    analyzer = Analyzer(
+        llm, PromptRegistry(default_prompt_root()), prompt_version=args.prompt_version, max_fact_tokens=fact_tokens
+    )
+    print(
+        f"imports {imported_s:.1f} s, model assembled/verified and loaded {load_s:.1f} s; prompt "
+        f"{analyzer.prompt.name} v{analyzer.prompt.version}, fact budget {fact_tokens} tokens",
+        flush=True,
+    )
     rows = []
     cold_start_s = None
     for name, frame, question in tables(args.runs):
@@ -80,19 +98,29 @@ def main() -> None:
             response = analyzer.analyze_sync(frame, question)
             valid, grounded = True, response.grounding.grounded_rate
             figures = len(response.grounding.supported) + len(response.grounding.unsupported)
+            tokens = (response.meta.input_tokens, response.meta.output_tokens)
         except OutputParseError:
-            valid, grounded, figures = False, None, 0
+            valid, grounded, figures, tokens = False, None, 0, (0, 0)
         elapsed = time.perf_counter() - started
         if cold_start_s is None:
             cold_start_s = time.perf_counter() - STARTED
         rows.append({"table": name, "valid": valid, "grounded_rate": grounded, "figures": figures, "s": elapsed})
-        print(f"{name:16s} valid={valid!s:5s} grounded={grounded} figures={figures} {elapsed:6.1f} s", flush=True)
+        print(
+            f"{name:16s} valid={valid!s:5s} grounded={grounded} figures={figures} tokens in/out {tokens[0]}/"
+            f"{tokens[1]} {elapsed:6.1f} s",
+            flush=True,
+        )
 
     valid_rate = sum(r["valid"] for r in rows) / len(rows)
     with_figures = [r["grounded_rate"] for r in rows if r["valid"] and r["figures"]]
     result = {
         "runs": len(rows),
         "cold_start_s": round(cold_start_s or 0.0, 2),
+        "imports_s": round(imported_s, 2),
+        "model_load_s": round(load_s, 2),
+        "fact_tokens": fact_tokens,
+        "prompt_version": analyzer.prompt.version,
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "schema_valid_rate": round(valid_rate, 3),
         "grounded_rate_mean": round(statistics.mean(with_figures), 3) if with_figures else None,
         "analyses_with_figures": len(with_figures),

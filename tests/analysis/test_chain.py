@@ -205,3 +205,20 @@ def test_bad_arguments_fail_early(prompts: PromptRegistry, encoding: tiktoken.En
     )
     with pytest.raises(PromptInvalid, match=r"has no \{facts\} variable"):
         Analyzer(llm, PromptRegistry(tmp_path), prompt_name="other")
+
+
+def test_the_prompts_model_params_go_with_the_structured_call(
+    sales: list[dict[str, object]], prompts: PromptRegistry, encoding: tiktoken.Encoding
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Recording(ToolCallingFake):
+        def bind_tools(self, tools: Any, *, tool_choice: Any = None, **kwargs: Any) -> Any:
+            seen.append(kwargs)
+            return super().bind_tools(tools, tool_choice=tool_choice, **kwargs)
+
+    model = Recording(messages=scripted(tool_reply(GOOD)))
+    analyzer = Analyzer(client(model, encoding), prompts)
+    run(analyzer, parse_records(sales))
+    expected = prompts.get("analysis").model_params.model_dump(exclude_none=True)
+    assert expected and seen == [expected]

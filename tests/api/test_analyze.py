@@ -103,3 +103,14 @@ def test_over_the_row_limit_may_be_sampled(api: TestClient) -> None:
 def test_unsupported_upload_is_415(api: TestClient) -> None:
     response = api.post("/api/v1/analyze", files={"file": ("sales.xlsx", b"PK..", "application/octet-stream")})
     assert response.status_code == 415
+
+
+def test_the_same_table_again_reuses_its_profile(api: TestClient) -> None:
+    cache = api.app.state.services.profiles  # type: ignore[attr-defined]
+    first = api.post("/api/v1/analyze", json={"csv": CSV, "question": "one"})
+    second = api.post("/api/v1/analyze", json={"csv": CSV, "question": "another"})
+    changed = api.post("/api/v1/analyze", json={"csv": CSV.replace("125", "126")})
+    assert [r.status_code for r in (first, second, changed)] == [200, 200, 200]
+    assert (cache.hits, cache.misses) == (1, 2)
+    assert first.json()["facts"] == second.json()["facts"] != changed.json()["facts"]
+    check_grounded(second.json())

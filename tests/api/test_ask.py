@@ -15,7 +15,7 @@ from insight.config import LLMSettings, Settings
 from insight.llm.slot import LLMSlot
 from tests.api.conftest import build_with_fakes
 from tests.conftest import make_settings
-from tests.rag.test_answer import fake_llm
+from tests.rag.test_answer import cited_llm
 
 DOCS = {
     "documents": [
@@ -25,10 +25,10 @@ DOCS = {
 }
 
 
-def client_with(tmp_path: Path, reply: str) -> Iterator[TestClient]:
+def client_with(tmp_path: Path, numbers: list[int], reply: str) -> Iterator[TestClient]:
     def build(settings: Settings) -> Services:
         services = build_with_fakes(settings)
-        services.llm = LLMSlot(settings.llm, client=fake_llm(reply))
+        services.llm = LLMSlot(settings.llm, client=cited_llm(numbers, reply))
         return services
 
     with TestClient(create_app(make_settings(tmp_path), build=build)) as client:
@@ -38,7 +38,7 @@ def client_with(tmp_path: Path, reply: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
-    yield from client_with(tmp_path, "Refunds are paid within 30 days [1]. Unknown [4].")
+    yield from client_with(tmp_path, [1, 4], "Refunds are paid within 30 days.")
 
 
 def test_answer_with_checked_citations(api: TestClient) -> None:
@@ -46,7 +46,7 @@ def test_answer_with_checked_citations(api: TestClient) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["found"] is True
-    assert body["answer"] == "Refunds are paid within 30 days [1]. Unknown ."
+    assert body["answer"] == "Refunds are paid within 30 days. [1]"
     (citation,) = body["citations"]
     assert citation["doc_id"] == "refunds" and citation["chunk_id"] == "refunds#0"
     assert citation["text"] == DOCS["documents"][0]["text"][citation["start"] : citation["end"]]
@@ -65,7 +65,7 @@ def test_stream_sends_tokens_then_citations_then_done(api: TestClient) -> None:
     payloads = [orjson.loads(data.removeprefix("data: ")) for _, data in events]
     assert "".join(p["text"] for p in payloads[:-2]).startswith("Refunds are paid")
     assert payloads[-2]["citations"][0]["doc_id"] == "refunds"
-    assert payloads[-1]["answer"].startswith("Refunds are paid within 30 days [1]")
+    assert payloads[-1]["answer"] == "Refunds are paid within 30 days. [1]"
 
 
 def test_unknown_collection_is_404(api: TestClient) -> None:

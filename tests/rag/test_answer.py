@@ -11,9 +11,10 @@ from langchain_core.messages import AIMessage
 from insight.config import LLMSettings
 from insight.llm.client import LLMClient
 from insight.prompts import PromptRegistry
-from insight.rag.answer import NOT_FOUND, Answerer, check_citations, numbered_context, relevant
+from insight.rag.answer import NOT_FOUND, Answerer, check_citations, cite_passages, numbered_context, relevant
 from insight.rag.search import RankScore, SearchHit
 from insight.rag.service import RagService
+from tests.analysis.fakes import ToolCallingFake, tool_reply
 from tests.conftest import REPO_ROOT
 from tests.rag.test_service import corpus
 
@@ -64,10 +65,25 @@ def prompts() -> PromptRegistry:
     return PromptRegistry(REPO_ROOT / "prompts")
 
 
+MARKERS = 1  # rag_answer v1: free text with [n] markers (v2 and later: a structured CitedAnswer)
+
+
+def cited_llm(numbers: list[int], text: str) -> LLMClient:
+    """A fake for rag_answer v2: it chooses passages ``numbers`` (a ``PassageChoice`` call), then answers ``text``."""
+    return LLMClient(cited_model(numbers, text), LLMSettings(provider="local"))
+
+
+def cited_model(numbers: list[int], text: str) -> ToolCallingFake:
+    choice = tool_reply({"passages": numbers}, name="PassageChoice")
+    return ToolCallingFake(messages=itertools.cycle([choice, AIMessage(content=text)]))
+
+
 @pytest.mark.anyio
 async def test_answer_cites_the_retrieved_chunk(answer_rag: tuple[RagService, str]) -> None:
     rag, name = answer_rag
-    answerer = Answerer(rag, fake_llm("Refunds are paid within 30 days [1]. See also [9]."), prompts())
+    answerer = Answerer(
+        rag, fake_llm("Refunds are paid within 30 days [1]. See also [9]."), prompts(), prompt_version=MARKERS
+    )
     answer = await answerer.answer(name, "When are refunds paid?")
     assert answer.found
     assert answer.citations[0].doc_id == "refunds"
@@ -88,16 +104,77 @@ async def test_nothing_relevant_means_not_found_without_calling_the_model(answer
 @pytest.mark.anyio
 async def test_model_saying_not_found_is_reported_as_not_found(answer_rag: tuple[RagService, str]) -> None:
     rag, name = answer_rag
-    answer = await Answerer(rag, fake_llm("Not found in the documents."), prompts()).answer(name, "refund policy?")
+    answerer = Answerer(rag, fake_llm("Not found in the documents."), prompts(), prompt_version=MARKERS)
+    answer = await answerer.answer(name, "refund policy?")
     assert not answer.found and answer.citations == []
 
 
 @pytest.mark.anyio
 async def test_stream_yields_tokens_then_the_checked_answer(answer_rag: tuple[RagService, str]) -> None:
     rag, name = answer_rag
-    answerer = Answerer(rag, fake_llm("Parcels ship every weekday [1]."), prompts())
+    answerer = Answerer(rag, fake_llm("Parcels ship every weekday [1]."), prompts(), prompt_version=MARKERS)
     events = [event async for event in answerer.stream(name, "when do parcels ship?")]
     tokens = [value for kind, value in events if kind == "token"]
     assert "".join(tokens).strip() == "Parcels ship every weekday [1]."
     kind, final = events[-1]
     assert kind == "answer" and final.citations[0].doc_id == "shipping"
+
+
+def test_structured_passage_numbers_become_citations_and_markers() -> None:
+    text, citations, invalid = cite_passages("Refunds take 30 days.", [2, 7, 2], [hit(1), hit(2)])
+    assert [c.marker for c in citations] == [2] and invalid == [7]
+    assert text == "Refunds take 30 days. [2]"
+
+
+def test_markers_in_a_structured_answer_count_too() -> None:
+    text, citations, invalid = cite_passages("Refunds take 30 days [1].", [2], [hit(1), hit(2)])
+    assert [c.marker for c in citations] == [1, 2] and invalid == []
+    assert text == "Refunds take 30 days [1]."
+
+
+def test_the_latest_prompt_answers_structured() -> None:
+    answerer = Answerer(None, fake_llm("x"), prompts())  # type: ignore[arg-type]
+    assert Answerer.structured(answerer.prompt())
+    assert not Answerer.structured(prompts().get("rag_answer", MARKERS))
+
+
+@pytest.mark.anyio
+async def test_the_answer_comes_from_the_chosen_passage_only(answer_rag: tuple[RagService, str]) -> None:
+    rag, name = answer_rag
+    model = cited_model([1, 9], "Refunds are paid within 30 days.")
+    answerer = Answerer(rag, LLMClient(model, LLMSettings(provider="local")), prompts(), min_dense=-1.0)
+    answer = await answerer.answer(name, "When are refunds paid?")
+    assert answer.found and [c.doc_id for c in answer.citations] == ["refunds"]
+    assert answer.answer == "Refunds are paid within 30 days. [1]" and answer.invalid_citations == [9]
+    select, respond = model.received
+    assert "[2]" in select[-1].text and len(answer.passages) >= 2  # the choice sees every passage
+    assert "[1]" in respond[-1].text and "[2]" not in respond[-1].text  # the answer sees the chosen one
+    assert answer.meta["prompt_version"] >= 2 and answer.meta["select_prompt_name"] == "rag_select"
+
+
+@pytest.mark.anyio
+async def test_no_valid_choice_falls_back_to_the_best_passage(answer_rag: tuple[RagService, str]) -> None:
+    rag, name = answer_rag
+    answer = await Answerer(rag, cited_llm([42], "Refunds are paid within 30 days."), prompts()).answer(
+        name, "When are refunds paid?"
+    )
+    assert [c.marker for c in answer.citations] == [1] and answer.invalid_citations == [42]
+
+
+@pytest.mark.anyio
+async def test_structured_not_found_drops_the_citations(answer_rag: tuple[RagService, str]) -> None:
+    rag, name = answer_rag
+    answerer = Answerer(rag, cited_llm([1], "not found in the documents"), prompts())
+    answer = await answerer.answer(name, "refund policy?")
+    assert not answer.found and answer.answer == NOT_FOUND and answer.citations == []
+
+
+@pytest.mark.anyio
+async def test_structured_stream_sends_tokens_then_the_citations(answer_rag: tuple[RagService, str]) -> None:
+    rag, name = answer_rag
+    answerer = Answerer(rag, cited_llm([1], "Parcels ship every weekday."), prompts())
+    events = [event async for event in answerer.stream(name, "when do parcels ship?")]
+    assert "".join(value for kind, value in events if kind == "token") == "Parcels ship every weekday."
+    kind, final = events[-1]
+    assert kind == "answer" and final.citations[0].doc_id == "shipping"
+    assert final.answer == "Parcels ship every weekday. [1]"

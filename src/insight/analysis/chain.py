@@ -40,9 +40,16 @@ _usage: ContextVar[UsageMetadataCallbackHandler | None] = ContextVar("insight_an
 register_configure_hook(_usage, inheritable=True)
 
 
+class _InlineUsage(UsageMetadataCallbackHandler):
+    """Counted where the event happens: LangChain runs a sync handler's events in an executor thread each
+    (a thread hop per model call) unless it is marked inline; counting tokens is cheap and thread-safe."""
+
+    run_inline = True
+
+
 @contextmanager
 def _track_usage() -> Iterator[UsageMetadataCallbackHandler]:
-    handler = UsageMetadataCallbackHandler()
+    handler = _InlineUsage()
     token = _usage.set(handler)
     try:
         yield handler
@@ -78,6 +85,7 @@ class Analyzer:
             raise PromptInvalid(f"prompt {self.prompt.name} v{self.prompt.version} has no {{facts}} variable")
         self.max_fact_tokens = max_fact_tokens
         self.alpha = alpha
+        self.model_params = self.prompt.model_params.model_dump(exclude_none=True)
 
     def profile(self, data: pd.DataFrame | ParsedData) -> tuple[ParsedData, DataProfile]:
         """The CPU part (sync, no I/O): type a bare frame, compute the facts within the token budget."""
@@ -102,11 +110,22 @@ class Analyzer:
         _checked_text("domain", domain, MAX_DOMAIN_CHARS)
         profiling = _Timer()
         parsed, facts = await anyio.to_thread.run_sync(self.profile, data)
-        profile_ms = profiling.ms
+        return await self.analyze_profiled(parsed, facts, question, domain, profile_ms=profiling.ms)
+
+    async def analyze_profiled(
+        self,
+        parsed: ParsedData,
+        facts: DataProfile,
+        question: str | None = None,
+        domain: str | None = None,
+        *,
+        profile_ms: float = 0.0,
+    ) -> AnalysisResponse:
+        """The model call and grounding for a table already profiled (by ``profile``, maybe cached)."""
         messages = self.messages(facts, question, domain)
         with _track_usage() as usage:
             calling = _Timer()
-            result = await self.llm.astructured(messages, AnalysisResult)
+            result = await self.llm.astructured(messages, AnalysisResult, self.model_params)
             latency_ms = calling.ms
         return self._respond(parsed, facts, messages, result, usage, latency_ms, profile_ms)
 
@@ -122,7 +141,7 @@ class Analyzer:
         messages = self.messages(facts, question, domain)
         with _track_usage() as usage:
             calling = _Timer()
-            result = self.llm.structured(messages, AnalysisResult)
+            result = self.llm.structured(messages, AnalysisResult, self.model_params)
             latency_ms = calling.ms
         return self._respond(parsed, facts, messages, result, usage, latency_ms, profile_ms)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
@@ -58,7 +59,7 @@ class LLMClient:
         self._slots = anyio.Semaphore(self.capacity)
         self._sync_slots = threading.BoundedSemaphore(self.capacity)
         self._encoding = encoding
-        self._structured: dict[type[BaseModel], Runnable[LanguageModelInput, Any]] = {}
+        self._structured: dict[tuple[type[BaseModel], str], Runnable[LanguageModelInput, Any]] = {}
 
     @property
     def in_flight(self) -> int:
@@ -82,34 +83,57 @@ class LLMClient:
         with self._sync_slots:
             yield
 
-    def structured_runnable(self, schema: type[T]) -> Runnable[LanguageModelInput, T]:
+    def call_params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A prompt's model parameters as this provider's call arguments.
+
+        Every provider takes ``temperature``/``max_tokens``/… as call arguments (llama.cpp's
+        ``create_chat_completion``; ChatOpenAI sends ``max_tokens`` as ``max_completion_tokens``). An
+        OpenAI-compatible server may read only ``max_tokens``, so it is sent in the body under that name too.
+        """
+        values = dict(params or {})
+        if self.provider == "openai_compatible" and "max_tokens" in values:
+            extra = dict(values.get("extra_body") or {})
+            extra["max_tokens"] = values["max_tokens"]
+            values["extra_body"] = extra
+        return values
+
+    def structured_runnable(
+        self, schema: type[T], params: Mapping[str, Any] | None = None
+    ) -> Runnable[LanguageModelInput, T]:
         """The schema-validated runnable for this backend (no slot: compose it, or use ``astructured``)."""
-        runnable = self._structured.get(schema)
+        call = self.call_params(params)
+        key = (schema, json.dumps(call, sort_keys=True, default=str))
+        runnable = self._structured.get(key)
         if runnable is None:
-            runnable = structured(self.model, schema, self.settings)
-            self._structured[schema] = runnable
+            runnable = structured(self.model, schema, self.settings, call)
+            self._structured[key] = runnable
         return runnable
 
     async def ainvoke(self, value: LanguageModelInput, **kwargs: Any) -> AIMessage:
         async with self._slots:
             with translate_llm_errors(self.provider, self.model_name):
-                message = await self.model.ainvoke(value, **kwargs)
+                message = await self.model.ainvoke(value, **self.call_params(kwargs))
         return _as_ai_message(message)
 
     def invoke(self, value: LanguageModelInput, **kwargs: Any) -> AIMessage:
         with self._sync_slots, translate_llm_errors(self.provider, self.model_name):
-            message = self.model.invoke(value, **kwargs)
+            message = self.model.invoke(value, **self.call_params(kwargs))
         return _as_ai_message(message)
 
-    async def astructured(self, value: LanguageModelInput, schema: type[T]) -> T:
-        """A validated ``schema`` instance (one repair attempt), or ``OutputParseError``/another LLM error."""
-        runnable = self.structured_runnable(schema)
+    async def astructured(
+        self, value: LanguageModelInput, schema: type[T], params: Mapping[str, Any] | None = None
+    ) -> T:
+        """A validated ``schema`` instance (one repair attempt), or ``OutputParseError``/another LLM error.
+
+        ``params``: call arguments such as a prompt's ``model_params`` (temperature, max_tokens).
+        """
+        runnable = self.structured_runnable(schema, params)
         async with self._slots:
             result = await runnable.ainvoke(value)
         return _as_schema(result, schema)
 
-    def structured(self, value: LanguageModelInput, schema: type[T]) -> T:
-        runnable = self.structured_runnable(schema)
+    def structured(self, value: LanguageModelInput, schema: type[T], params: Mapping[str, Any] | None = None) -> T:
+        runnable = self.structured_runnable(schema, params)
         with self._sync_slots:
             result = runnable.invoke(value)
         return _as_schema(result, schema)

@@ -174,7 +174,7 @@ def build_local_chat_model(settings: LLMSettings, model_path: Path | None = None
             n_batch=512,
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
-            timeout_s=settings.timeout_s,
+            timeout_s=settings.call_timeout_s,
             verbose=False,
         )
     except ImportError as exc:

@@ -34,7 +34,7 @@ def build_openai_chat_model(settings: LLMSettings) -> ChatOpenAI:
         model=settings.model,
         base_url=settings.base_url,
         api_key=SecretStr(api_key),
-        timeout=settings.timeout_s,
+        timeout=settings.call_timeout_s,
         max_retries=settings.max_retries,
         temperature=settings.temperature,
         max_completion_tokens=settings.max_tokens,

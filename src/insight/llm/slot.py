@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from insight.config import LLMSettings
@@ -16,6 +17,8 @@ class LLMSlot:
     settings: LLMSettings
     client: LLMClient | None = None
     problem: str | None = None
+    on_client: Callable[[LLMClient], None] | None = None
+    """Called with each client the slot builds (the app's metrics hook in here)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -33,7 +36,10 @@ class LLMSlot:
         with self._lock:
             if self.client is None:
                 try:
-                    self.client = build_llm_client(self.settings)
+                    client = build_llm_client(self.settings)
+                    if self.on_client is not None:
+                        self.on_client(client)
+                    self.client = client
                     self.problem = None
                 except LLMNotConfigured:
                     raise

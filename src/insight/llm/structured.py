@@ -5,6 +5,9 @@
 - ``openai``: ChatOpenAI's default (``json_schema``, strict structured outputs).
 - ``openai_compatible``: ``function_calling`` (llama.cpp server answers HTTP 500 to ``json_schema``).
 
+A prompt's ``model_params`` (temperature, max_tokens, …) are bound to the model call of every method, as
+they are to plain calls (``LLMClient.call_params`` says how each provider takes them).
+
 The grammar does not enforce every constraint (a float's bounds, for one), so the result is always
 validated by the Pydantic model; an invalid answer is sent back once with the validation errors.
 """
@@ -12,14 +15,17 @@ validated by the Pydantic model; an invalid answer is sent back once with the va
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import BaseModel
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_openai.chat_models.base import BaseChatOpenAI
+from pydantic import BaseModel, ValidationError
 
 from insight.config import LLMSettings
 from insight.errors import OutputParseError
@@ -92,14 +98,65 @@ def _repair_messages(
     return [*messages, note]
 
 
-def structured(model: BaseChatModel, schema: type[T], settings: LLMSettings) -> Runnable[LanguageModelInput, T]:
-    """A runnable giving a validated ``schema`` instance; provider failures come out as typed LLM errors."""
+def tool_outcome(message: BaseMessage, schema: type[T], tool: str) -> dict[str, Any]:
+    """``{raw, parsed, parsing_error}`` for a reply that should call ``tool`` with ``schema``'s arguments."""
+    calls = [c for c in message.tool_calls if c["name"] == tool] if isinstance(message, AIMessage) else []
+    if not calls:
+        invalid = message.invalid_tool_calls if isinstance(message, AIMessage) else []
+        error = None
+        if invalid:
+            error = OutputParserException(f"the tool call's arguments are not valid JSON: {invalid[0].get('error')}")
+        return {"raw": message, "parsed": None, "parsing_error": error}
+    try:
+        return {"raw": message, "parsed": schema.model_validate(calls[0]["args"]), "parsing_error": None}
+    except ValidationError as exc:
+        return {"raw": message, "parsed": None, "parsing_error": exc}
+
+
+def forced_tool_call(
+    model: BaseChatModel, schema: type[T], params: Mapping[str, Any] | None = None
+) -> Runnable[LanguageModelInput, dict[str, Any]]:
+    """``{raw, parsed, parsing_error}`` from a forced call of the ``schema`` tool, ``params`` bound to the call.
+
+    What ``with_structured_output(schema, include_raw=True)`` gives with tool calling (llama.cpp turns the
+    forced tool into a grammar), with the prompt's model parameters bound to the call (``ChatLlamaCpp``
+    refuses extra arguments there), and parsed in the calling task: LangChain's parser chain runs its
+    sync steps in executor threads, a thread hop each, which shows at a hundred requests a second.
+    """
+    tool = convert_to_openai_tool(schema)["function"]["name"]
+    # The OpenAI form forces the call (llama.cpp builds its grammar from it); BaseChatModel types it as str.
+    forced: Any = {"type": "function", "function": {"name": tool}}
+    bound = model.bind_tools([schema], tool_choice=forced, **(params or {}))
+
+    def outcome(message: BaseMessage) -> dict[str, Any]:
+        return tool_outcome(message, schema, tool)
+
+    async def aoutcome(message: BaseMessage) -> dict[str, Any]:
+        return outcome(message)
+
+    return bound | RunnableLambda(outcome, afunc=aoutcome, name=f"parse_{tool}")
+
+
+def structured(
+    model: BaseChatModel,
+    schema: type[T],
+    settings: LLMSettings,
+    params: Mapping[str, Any] | None = None,
+) -> Runnable[LanguageModelInput, T]:
+    """A runnable giving a validated ``schema`` instance; provider failures come out as typed LLM errors.
+
+    ``params`` (call arguments, e.g. a prompt's temperature and max_tokens) go with every model call,
+    the repair attempt included.
+    """
     method = STRUCTURED_METHOD.get(settings.provider)
-    bound = (
-        model.with_structured_output(schema, include_raw=True)
-        if method is None
-        else model.with_structured_output(schema, method=method, include_raw=True)
-    )
+    extra = dict(params or {})
+    bound: Runnable[LanguageModelInput, Any]
+    if isinstance(model, BaseChatOpenAI) and method is not None and method != "function_calling":
+        bound = model.with_structured_output(schema, method=method, include_raw=True, **extra)
+    elif isinstance(model, BaseChatOpenAI) and method is None:
+        bound = model.with_structured_output(schema, include_raw=True, **extra)  # json_schema
+    else:
+        bound = forced_tool_call(model, schema, extra)
     provider = settings.provider
     name = model_name_of(model, settings)
 

@@ -1,9 +1,11 @@
 """Answers with citations: hybrid retrieval → numbered passages → ``rag_answer`` prompt → checked citations.
 
-The model cites passages by their ``[n]`` markers. Every marker is checked against the passages that
-were really in the context: valid ones become citations (document id, chunk id, character span),
-invalid ones are removed from the text and reported. When retrieval finds nothing relevant the model
-is not called at all and the answer is "not found in the documents".
+The model cites passages by their ``[n]`` markers (``rag_answer`` v1) or chooses them first as a
+structured ``PassageChoice`` (``rag_select``, with ``rag_answer`` v2 and later). Every marker or number
+is checked against the passages that were really in the context: valid ones become citations
+(document id, chunk id, character span), invalid ones are removed from the text and reported. When
+retrieval finds nothing relevant the model is not called at all and the answer is "not found in the
+documents".
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel, Field
 
 from insight.llm.client import LLMClient
 from insight.llm.errors import translate_llm_errors
@@ -23,6 +27,8 @@ from insight.rag.search import Filters, SearchHit
 from insight.rag.service import RagService
 
 NOT_FOUND = "not found in the documents"
+STRUCTURED_FROM_VERSION = 2
+MAX_CITED = 2
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
@@ -60,8 +66,7 @@ def numbered_context(hits: list[SearchHit], budget_tokens: int, count_tokens: An
     used: list[SearchHit] = []
     spent = 0
     for hit in hits:
-        title = str(hit.metadata.get("title", "")).strip()
-        block = f"[{len(used) + 1}] {title} — {hit.text}" if title else f"[{len(used) + 1}] {hit.text}"
+        block = passage_block(len(used) + 1, hit)
         cost = count_tokens(block)
         if used and spent + cost > budget_tokens:
             break
@@ -69,6 +74,11 @@ def numbered_context(hits: list[SearchHit], budget_tokens: int, count_tokens: An
         used.append(hit)
         spent += cost
     return "\n\n".join(blocks), used
+
+
+def passage_block(number: int, hit: SearchHit) -> str:
+    title = str(hit.metadata.get("title", "")).strip()
+    return f"[{number}] {title} — {hit.text}" if title else f"[{number}] {hit.text}"
 
 
 def check_citations(text: str, passages: list[SearchHit]) -> tuple[str, list[Citation], list[int]]:
@@ -105,7 +115,46 @@ def is_not_found(text: str) -> bool:
     return NOT_FOUND in text.strip().lower()
 
 
+def cite_passages(text: str, numbers: list[int], passages: list[SearchHit]) -> tuple[str, list[Citation], list[int]]:
+    """Citations for the passage ``numbers`` of a structured answer and any ``[n]`` markers in its text.
+
+    Invalid numbers are reported (and their markers removed). When the text carries no marker of a valid
+    citation, the markers are appended, so that the text and the citations always agree.
+    """
+    text, marked, invalid = check_citations(text, passages)
+    _, chosen, invalid_numbers = check_citations(" ".join(f"[{n}]" for n in numbers), passages)
+    citations = {c.marker: c for c in marked}
+    for citation in chosen:
+        citations.setdefault(citation.marker, citation)
+    for number in invalid_numbers:
+        if number not in invalid:
+            invalid.append(number)
+    if citations and not marked:
+        text = text.rstrip() + " " + "".join(f"[{n}]" for n in citations)
+    return text, list(citations.values()), invalid
+
+
+class PassageChoice(BaseModel):
+    """The numbers of the passages that answer the question."""
+
+    passages: list[int] = Field(
+        min_length=1,
+        max_length=MAX_CITED,
+        description="The number n of the passage [n] that answers the question (usually just one).",
+    )
+
+
 class Answerer:
+    """Retrieval → prompt → answer with checked citations.
+
+    ``rag_answer`` v1 asks for free text with ``[n]`` markers in one call. From v2
+    (``STRUCTURED_FROM_VERSION``) answering takes two calls: the ``rag_select`` prompt picks the passage
+    numbers as a ``PassageChoice`` tool call (a required field, which a grammar-constrained backend such
+    as llama.cpp cannot leave out, where a small model often forgets markers in free text), then
+    ``rag_answer`` answers from the chosen passages only (a small model mixes up passages less when it
+    sees only the relevant ones). The chosen passages are the citations.
+    """
+
     def __init__(
         self,
         rag: RagService,
@@ -116,6 +165,8 @@ class Answerer:
         min_dense: float = 0.3,
         context_tokens: int = 1500,
         prompt_name: str = "rag_answer",
+        prompt_version: int | None = None,
+        select_prompt_name: str = "rag_select",
     ) -> None:
         self.rag = rag
         self.llm = llm
@@ -124,6 +175,15 @@ class Answerer:
         self.min_dense = min_dense
         self.context_tokens = context_tokens
         self.prompt_name = prompt_name
+        self.prompt_version = prompt_version
+        self.select_prompt_name = select_prompt_name
+
+    def prompt(self) -> Prompt:
+        return self.prompts.get(self.prompt_name, self.prompt_version)
+
+    @staticmethod
+    def structured(prompt: Prompt) -> bool:
+        return prompt.name == "rag_answer" and prompt.version >= STRUCTURED_FROM_VERSION
 
     async def _retrieve(
         self, collection: str, question: str, top_k: int | None, filters: Filters | None
@@ -143,61 +203,91 @@ class Answerer:
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
         }
 
+    def _finish(
+        self,
+        prompt: Prompt,
+        started: float,
+        messages: list[BaseMessage],
+        passages: list[SearchHit],
+        raw: str,
+        numbers: list[int] | None,
+    ) -> Answer:
+        """The checked answer for the model's text (and, for a structured answer, its passage numbers)."""
+        prompt_text = "\n".join(str(m.content) for m in messages)
+        meta = self._meta(prompt, started, prompt_text, raw)
+        if is_not_found(raw):
+            return Answer(answer=NOT_FOUND, found=False, passages=passages, meta=meta)
+        if numbers is None:
+            text, citations, invalid = check_citations(raw, passages)
+        else:
+            text, citations, invalid = cite_passages(raw, numbers, passages)
+        return Answer(text, True, citations, invalid, passages, meta)
+
+    async def _select(
+        self, passages: list[SearchHit], context: str, question: str
+    ) -> tuple[list[SearchHit], str, list[int], dict[str, Any]]:
+        """The passages the model chose (numbered as before), their context, and the numbers it chose."""
+        select = self.prompts.get(self.select_prompt_name)
+        messages = select.format_messages(context=context, question=question)
+        params = select.model_params.model_dump(exclude_none=True)
+        choice = await self.llm.astructured(messages, PassageChoice, params)
+        numbers = list(dict.fromkeys(choice.passages))
+        valid = [n for n in numbers if 1 <= n <= len(passages)] or [1]
+        chosen_context = "\n\n".join(passage_block(n, passages[n - 1]) for n in valid)
+        meta = {
+            "select_prompt_name": select.name,
+            "select_prompt_version": select.version,
+            "select_prompt_sha256": select.sha256,
+        }
+        cited = valid + [n for n in numbers if n not in valid]  # the invalid ones are reported, not cited
+        return [passages[n - 1] for n in valid], chosen_context, cited, meta
+
     async def answer(
         self, collection: str, question: str, top_k: int | None = None, filters: Filters | None = None
     ) -> Answer:
         started = time.perf_counter()
-        prompt = self.prompts.get(self.prompt_name)
+        prompt = self.prompt()
         hits = await self._retrieve(collection, question, top_k, filters)
         if not hits:
             return Answer(answer=NOT_FOUND, found=False, meta=self._meta(prompt, started, "", ""))
         context, passages = numbered_context(hits, self.context_tokens, self.llm.count_tokens)
+        numbers: list[int] | None = None
+        extra: dict[str, Any] = {}
+        if self.structured(prompt):
+            _, context, numbers, extra = await self._select(passages, context, question)
         messages = prompt.format_messages(context=context, question=question)
         params = prompt.model_params.model_dump(exclude_none=True)
         reply = await self.llm.ainvoke(messages, **params)
-        raw = str(reply.content).strip()
-        prompt_text = "\n".join(str(m.content) for m in messages)
-        if is_not_found(raw):
-            return Answer(
-                answer=NOT_FOUND, found=False, passages=passages, meta=self._meta(prompt, started, prompt_text, raw)
-            )
-        text, citations, invalid = check_citations(raw, passages)
-        return Answer(
-            answer=text,
-            found=True,
-            citations=citations,
-            invalid_citations=invalid,
-            passages=passages,
-            meta=self._meta(prompt, started, prompt_text, raw),
-        )
+        answer = self._finish(prompt, started, messages, passages, str(reply.content).strip(), numbers)
+        answer.meta.update(extra)
+        return answer
 
     async def stream(
         self, collection: str, question: str, top_k: int | None = None, filters: Filters | None = None
     ) -> AsyncIterator[tuple[str, Any]]:
         """Events: ``("token", text)`` as the model writes, then ``("answer", Answer)`` with checked citations."""
         started = time.perf_counter()
-        prompt = self.prompts.get(self.prompt_name)
+        prompt = self.prompt()
         hits = await self._retrieve(collection, question, top_k, filters)
         if not hits:
             yield "token", NOT_FOUND
             yield "answer", Answer(answer=NOT_FOUND, found=False, meta=self._meta(prompt, started, "", ""))
             return
         context, passages = numbered_context(hits, self.context_tokens, self.llm.count_tokens)
+        numbers: list[int] | None = None
+        extra: dict[str, Any] = {}
+        if self.structured(prompt):
+            _, context, numbers, extra = await self._select(passages, context, question)
         messages = prompt.format_messages(context=context, question=question)
         params = prompt.model_params.model_dump(exclude_none=True)
         pieces: list[str] = []
         async with self.llm.slot():
             with translate_llm_errors(self.llm.provider, self.llm.model_name):
-                async for chunk in self.llm.model.astream(messages, **params):
+                async for chunk in self.llm.model.astream(messages, **self.llm.call_params(params)):
                     token = str(chunk.content)
                     if token:
                         pieces.append(token)
                         yield "token", token
-        raw = "".join(pieces).strip()
-        prompt_text = "\n".join(str(m.content) for m in messages)
-        meta = self._meta(prompt, started, prompt_text, raw)
-        if is_not_found(raw):
-            yield "answer", Answer(answer=NOT_FOUND, found=False, passages=passages, meta=meta)
-            return
-        text, citations, invalid = check_citations(raw, passages)
-        yield "answer", Answer(text, True, citations, invalid, passages, meta)
+        answer = self._finish(prompt, started, messages, passages, "".join(pieces).strip(), numbers)
+        answer.meta.update(extra)
+        yield "answer", answer

@@ -38,7 +38,7 @@ class AskResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "answer": "Raw event logs are kept for 13 months [1].",
+                    "answer": "Raw event logs are kept for 13 months. [1]",
                     "found": True,
                     "citations": [
                         {
@@ -56,8 +56,11 @@ class AskResponse(BaseModel):
                     "invalid_citations": [],
                     "meta": {
                         "prompt_name": "rag_answer",
-                        "prompt_version": 1,
+                        "prompt_version": 2,
                         "prompt_sha256": "…",
+                        "select_prompt_name": "rag_select",
+                        "select_prompt_version": 1,
+                        "select_prompt_sha256": "…",
                         "provider": "local",
                         "model": "qwen2.5-coder-0.5b-instruct-q4_k_m",
                         "input_tokens": 812,
