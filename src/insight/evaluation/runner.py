@@ -1,0 +1,737 @@
+"""Runs a suite: every case (× repeats) through the chain under test, bounded concurrency, cached model
+outputs, scores per case, then one ``RunResult`` per prompt version with intervals and the gate.
+
+A case whose model call fails with a typed LLM error (timeout, rate limit, unavailable) or whose judge
+fails is *unmeasured* for the metrics it could not give: counted and reported, never scored as 0, NaN,
+or left out silently. An output that does not fit the schema is measured: it is invalid, and scores 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import numpy as np
+import pandas as pd
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel, Field
+
+from insight.analysis import AnalysisResult, Analyzer, ground
+from insight.config import LLMSettings, Settings
+from insight.errors import (
+    InsightError,
+    LLMRateLimited,
+    LLMTimeout,
+    LLMUnavailable,
+    OutputParseError,
+    SuiteInvalid,
+)
+from insight.evaluation.cache import OutputCache, cache_key
+from insight.evaluation.datasets import Dataset, beir_corpus, load_beir, load_jsonl
+from insight.evaluation.metrics import (
+    citation_scores,
+    ranking_scores,
+    reference_fact,
+    reference_recall,
+    sklearn_table,
+    token_f1,
+    unique_docs,
+)
+from insight.evaluation.stats import (
+    MetricSummary,
+    TargetResult,
+    check_target,
+    percentile_of,
+    summarize,
+)
+from insight.evaluation.suites import JUDGE_METRICS, LoadedSuite, Suite, at_k
+from insight.llm.client import LLMClient
+from insight.prompts import Prompt, PromptRegistry
+from insight.rag.service import RagService
+
+UNMEASURED_ERRORS = (LLMTimeout, LLMRateLimited, LLMUnavailable)
+NO_JUDGEMENTS = "no_judgements"  # a case judged to have no relevant document: ranking and citations undefined
+Progress = Callable[[int, int], None]
+LLMFactory = Callable[[LLMSettings], LLMClient]
+
+
+@dataclass
+class CaseRecord:
+    case_id: str
+    repeat: int
+    scores: dict[str, float] = field(default_factory=dict)
+    unmeasured: dict[str, str] = field(default_factory=dict)  # metric → why
+    latency_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    output: str = ""
+    cached: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "repeat": self.repeat,
+            **{f"score.{k}": v for k, v in sorted(self.scores.items())},
+            **{f"unmeasured.{k}": v for k, v in sorted(self.unmeasured.items())},
+            "latency_ms": self.latency_ms,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached": self.cached,
+            "output": self.output,
+            **{f"detail.{k}": v for k, v in sorted(self.detail.items())},
+        }
+
+
+@dataclass
+class RunResult:
+    suite: str
+    kind: str
+    suite_sha256: str
+    dataset: str
+    dataset_sha256: str
+    prompt: dict[str, str | int] | None
+    model: str | None
+    params: dict[str, str]
+    metrics: dict[str, MetricSummary]
+    targets: list[TargetResult]
+    cases: list[CaseRecord]
+    cache_hits: int = 0
+    cache_misses: int = 0
+    seconds: float = 0.0
+    mlflow_run_id: str | None = None
+    promoted: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(result.passed for result in self.targets)
+
+    @property
+    def label(self) -> str:
+        return f"{self.suite} v{self.prompt['prompt_version']}" if self.prompt else self.suite
+
+
+class JudgeVerdict(BaseModel):
+    """A grader's scores for one answer, each from 1 (poor) to 5 (excellent)."""
+
+    faithfulness: int = Field(description="1-5: every claim in the answer is supported by the passages")
+    relevance: int = Field(description="1-5: the answer addresses the question")
+    reason: str = Field(default="", max_length=300, description="one sentence on the main problem, if any")
+
+
+def _judge_score(value: int) -> float:
+    return (min(5, max(1, value)) - 1) / 4.0
+
+
+def _messages_key(messages: list[BaseMessage]) -> list[list[str]]:
+    return [[message.type, str(message.content)] for message in messages]
+
+
+def _tokens(message: Any, fallback: Callable[[], tuple[int, int]]) -> tuple[int, int]:
+    usage = getattr(message, "usage_metadata", None)
+    if usage:
+        return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    return fallback()
+
+
+class Evaluator:
+    """Runs suites with injected parts: tests pass fakes, the CLI and the API pass the real services."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        prompts: PromptRegistry,
+        *,
+        llm_factory: LLMFactory | None = None,
+        rag_factory: Callable[[], RagService] | None = None,
+        cache: OutputCache | None = None,
+    ) -> None:
+        self.settings = settings
+        self.prompts = prompts
+        self._llm_factory = llm_factory
+        self._rag_factory = rag_factory
+        self.cache = cache if cache is not None else OutputCache(settings.evaluation.cache_dir)
+
+    # -- parts ------------------------------------------------------------------------------------
+    def llm_settings(self, suite: Suite) -> LLMSettings:
+        overrides = suite.model.model_dump(exclude_none=True)
+        return self.settings.llm.model_copy(update=overrides) if overrides else self.settings.llm
+
+    def _llm(self, suite: Suite) -> LLMClient:
+        llm_settings = self.llm_settings(suite)
+        if self._llm_factory is not None:
+            return self._llm_factory(llm_settings)
+        from insight.llm import build_llm_client
+
+        return build_llm_client(llm_settings)
+
+    def _rag(self) -> RagService:
+        if self._rag_factory is not None:
+            return self._rag_factory()
+        from insight.rag.factory import build_rag_service
+
+        return build_rag_service(self.settings)
+
+    def dataset(self, suite: Suite, data: Path | None = None) -> Dataset:
+        spec = suite.dataset
+        if spec is None:
+            raise SuiteInvalid(f"suite {suite.name} has no dataset")
+        if data is not None:
+            return load_beir(data, spec.split) if data.is_dir() else load_jsonl(data)
+        if spec.path is not None:
+            return load_jsonl(spec.path)
+        folder = spec.beir or self.settings.evaluation.beir_dir
+        if folder is None:
+            raise SuiteInvalid(
+                f"suite {suite.name} reads a BEIR folder: give it with --data PATH or INSIGHT_EVALUATION__BEIR_DIR"
+            )
+        return load_beir(folder, spec.split)
+
+    def versions(self, suite: Suite, requested: list[int] | None) -> list[Prompt]:
+        if suite.prompt is None:
+            return []
+        versions = requested or suite.prompt.versions or [None]  # type: ignore[list-item]
+        return [self.prompts.get(suite.prompt.name, version) for version in versions]
+
+    # -- the run ----------------------------------------------------------------------------------
+    async def run(
+        self,
+        loaded: LoadedSuite,
+        *,
+        versions: list[int] | None = None,
+        data: Path | None = None,
+        limit: int | None = None,
+        progress: Progress | None = None,
+    ) -> list[RunResult]:
+        """One result per prompt version (one for suites without a prompt)."""
+        suite = loaded.suite
+        if suite.kind == "predictor":
+            result = await anyio.to_thread.run_sync(self._run_predictor, loaded)
+            if progress is not None:
+                progress(len(result.cases), len(result.cases))
+            return [result]
+        dataset = self.dataset(suite, data)
+        if suite.collection and "{corpus}" in suite.collection:
+            corpus = Path(dataset.source).name if dataset.corpus is not None else dataset.name
+            suite = suite.model_copy(update={"collection": suite.collection.replace("{corpus}", corpus)})
+        cases = dataset.cases[: limit or suite.limit or None]
+        prompts = self.versions(suite, versions)
+        rag = await anyio.to_thread.run_sync(self._rag) if suite.kind in ("retrieval", "ask") else None
+        if rag is not None:
+            await anyio.to_thread.run_sync(self._ensure_corpus, rag, suite, dataset)
+        llm = await anyio.to_thread.run_sync(self._llm, suite) if suite.kind in ("analysis", "ask") else None
+        total = len(cases) * suite.repeats * max(1, len(prompts))
+        done = 0
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+        results = []
+        chosen: list[Prompt | None] = [*prompts] if prompts else [None]
+        for prompt in chosen:
+            started = time.perf_counter()
+            hits, misses = self.cache.hits, self.cache.misses
+            score = self._scorer(suite, prompt, llm, rag)
+            records = await self._run_cases(suite, cases, score, step)
+            result = self._result(loaded, suite, dataset, prompt, llm, records)
+            result.cache_hits, result.cache_misses = self.cache.hits - hits, self.cache.misses - misses
+            result.seconds = round(time.perf_counter() - started, 2)
+            results.append(result)
+        return results
+
+    async def _run_cases(
+        self,
+        suite: Suite,
+        cases: list[dict[str, Any]],
+        score: Callable[[dict[str, Any], int], Awaitable[CaseRecord]],
+        step: Callable[[], None],
+    ) -> list[CaseRecord]:
+        limiter = anyio.CapacityLimiter(suite.concurrency)
+        records: list[CaseRecord | None] = [None] * (len(cases) * suite.repeats)
+
+        async def one(index: int, case: dict[str, Any], repeat: int) -> None:
+            async with limiter:
+                records[index] = await score(case, repeat)
+            step()
+
+        async with anyio.create_task_group() as group:
+            for i, case in enumerate(cases):
+                for repeat in range(suite.repeats):
+                    group.start_soon(one, i * suite.repeats + repeat, case, repeat)
+        return [record for record in records if record is not None]
+
+    def _scorer(
+        self, suite: Suite, prompt: Prompt | None, llm: LLMClient | None, rag: RagService | None
+    ) -> Callable[[dict[str, Any], int], Awaitable[CaseRecord]]:
+        if suite.kind == "analysis":
+            assert prompt is not None and llm is not None
+            return AnalysisScorer(self, suite, prompt, llm).score
+        if suite.kind == "ask":
+            assert prompt is not None and llm is not None and rag is not None
+            return AskScorer(self, suite, prompt, llm, rag).score
+        assert rag is not None
+        return RetrievalScorer(self, suite, rag).score
+
+    def _ensure_corpus(self, rag: RagService, suite: Suite, dataset: Dataset) -> None:
+        """Ingest the suite's corpus into its collection (unchanged documents are skipped: a re-run is cheap)."""
+        from insight.rag.ingest import SourceDocument
+        from insight.rag.loaders import SUPPORTED_EXTENSIONS, LoadedDocument
+        from insight.rag.service import documents_from_file
+
+        assert suite.collection is not None
+        documents: list[SourceDocument] = []
+        if dataset.corpus is not None:
+            documents = [
+                SourceDocument(
+                    doc_id=str(record["_id"]),
+                    document=LoadedDocument(
+                        source=dataset.corpus.name,
+                        title=str(record.get("title") or record["_id"]),
+                        text=str(record.get("text", "")),
+                        kind="jsonl",
+                    ),
+                )
+                for record in beir_corpus(dataset.corpus)
+            ]
+        elif suite.corpus is not None:
+            if not suite.corpus.is_dir():
+                raise SuiteInvalid(f"suite {suite.name}: corpus folder {suite.corpus} does not exist")
+            for path in sorted(suite.corpus.rglob("*")):
+                if path.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS:
+                    doc_id = path.relative_to(suite.corpus).as_posix()
+                    documents.extend(documents_from_file(str(path), path.read_bytes(), {}, doc_id=doc_id))
+        if documents:
+            report = rag.ingest(suite.collection, documents)
+            if report.failed:
+                raise SuiteInvalid(f"suite {suite.name}: corpus documents failed to ingest: {report.failed[:3]}")
+
+    # -- results ----------------------------------------------------------------------------------
+    def _summaries(self, suite: Suite, records: list[CaseRecord]) -> dict[str, MetricSummary]:
+        by_case: dict[str, list[CaseRecord]] = {}
+        for record in records:
+            by_case.setdefault(record.case_id, []).append(record)
+        samples, seed = self.settings.evaluation.bootstrap_samples, self.settings.evaluation.seed
+        summaries = {}
+        for metric in suite.metrics:
+            per_case: dict[str, float | None] = {}
+            reasons: dict[str, str] = {}
+            for case_id, repeats in by_case.items():
+                values = [_metric_value(metric, r) for r in repeats]
+                measured = [v for v in values if v is not None]
+                per_case[case_id] = float(np.mean(measured)) if measured else None
+                if not measured:
+                    reasons[case_id] = next(
+                        (r.unmeasured.get(metric) or r.unmeasured.get("*", "") for r in repeats), "unknown"
+                    )
+            statistic = None
+            if metric in ("latency_p50", "latency_p95"):
+                q = 50.0 if metric == "latency_p50" else 95.0
+                statistic = lambda values, q=q: percentile_of(values, q)  # noqa: E731
+            summaries[metric] = summarize(metric, per_case, reasons, samples=samples, seed=seed, statistic=statistic)
+        return summaries
+
+    def _result(
+        self,
+        loaded: LoadedSuite,
+        suite: Suite,
+        dataset: Dataset,
+        prompt: Prompt | None,
+        llm: LLMClient | None,
+        records: list[CaseRecord],
+    ) -> RunResult:
+        if suite.kind in ("retrieval", "ask"):
+            _add_ranking_scores(suite, records)
+        summaries = self._summaries(suite, records)
+        targets = [check_target(t, summaries.get(t.metric), suite.max_unmeasured) for t in suite.targets]
+        model = f"{llm.provider}/{llm.model_name}" if llm is not None else None
+        params = {
+            "suite": suite.name,
+            "kind": suite.kind,
+            "suite_sha256": loaded.sha256,
+            "dataset": dataset.name,
+            "dataset_source": dataset.source,
+            "dataset_sha256": dataset.sha256,
+            "cases": str(len({r.case_id for r in records})),
+            "repeats": str(suite.repeats),
+            "bootstrap_samples": str(self.settings.evaluation.bootstrap_samples),
+            "seed": str(self.settings.evaluation.seed),
+        }
+        if prompt is not None:
+            params |= {k: str(v) for k, v in prompt.metadata.items()}
+        if model is not None:
+            params["model"] = model
+        if suite.kind in ("retrieval", "ask"):
+            params |= {"collection": str(suite.collection), "top_k": str(suite.top_k)}
+        return RunResult(
+            suite=suite.name,
+            kind=suite.kind,
+            suite_sha256=loaded.sha256,
+            dataset=dataset.name,
+            dataset_sha256=dataset.sha256,
+            prompt=dict(prompt.metadata) if prompt is not None else None,
+            model=model,
+            params=params,
+            metrics=summaries,
+            targets=targets,
+            cases=records,
+        )
+
+    def _run_predictor(self, loaded: LoadedSuite) -> RunResult:
+        from insight.predictor.artifact import load_artifact
+        from insight.predictor.config import load_model_config
+        from insight.predictor.data import load_dataset, split_dataset
+
+        suite = loaded.suite
+        started = time.perf_counter()
+        config = load_model_config(self.settings.predictor.config_path)
+        data = load_dataset(config.dataset)
+        split = split_dataset(data, config.test_size, config.random_state)
+        pipeline, metadata = load_artifact(self.settings.predictor.model_dir)
+        proba = np.asarray(pipeline.predict_proba(split.test_x)[:, 1], dtype=np.float64)
+        truth = np.asarray(split.test_y)
+        records = [
+            CaseRecord(case_id=f"test-{i}", repeat=0, detail={"label": int(y), "proba": round(float(p), 6)})
+            for i, (y, p) in enumerate(zip(truth, proba, strict=True))
+        ]
+        samples, seed = self.settings.evaluation.bootstrap_samples, self.settings.evaluation.seed
+        summaries = {}
+        for metric in suite.metrics:
+            value, low, high = _bootstrap_classifier(metric, truth, proba, samples, seed)
+            summaries[metric] = MetricSummary(metric, value, low, high, len(truth), 0)
+        targets = [check_target(t, summaries.get(t.metric), suite.max_unmeasured) for t in suite.targets]
+        params = {
+            "suite": suite.name,
+            "kind": suite.kind,
+            "suite_sha256": loaded.sha256,
+            "dataset": f"{data.name} test split",
+            "dataset_sha256": data.digest,
+            "cases": str(len(records)),
+            "model": f"{metadata.name} v{metadata.version}",
+            "model_sha256": metadata.sha256,
+            "config_sha256": config.sha256,
+            "bootstrap_samples": str(samples),
+            "seed": str(seed),
+        }
+        return RunResult(
+            suite=suite.name,
+            kind=suite.kind,
+            suite_sha256=loaded.sha256,
+            dataset=params["dataset"],
+            dataset_sha256=data.digest,
+            prompt=None,
+            model=params["model"],
+            params=params,
+            metrics=summaries,
+            targets=targets,
+            cases=records,
+            seconds=round(time.perf_counter() - started, 2),
+        )
+
+
+def classifier_metric(metric: str, truth: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """A classification metric for each row of ``truth``/``proba`` (shape (B, n)), vectorised over B.
+
+    Threshold 0.5 and positive class 1 as in training; ROC AUC by the rank-sum formula with tied scores
+    averaged (equal to scikit-learn's); NaN where a resample holds one class only.
+    """
+    from scipy.stats import rankdata
+
+    positive = truth == 1
+    predicted = proba >= 0.5
+    tp = (positive & predicted).sum(axis=1).astype(np.float64)
+    fp = (~positive & predicted).sum(axis=1).astype(np.float64)
+    fn = (positive & ~predicted).sum(axis=1).astype(np.float64)
+    n_pos = positive.sum(axis=1).astype(np.float64)
+    n_neg = truth.shape[1] - n_pos
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if metric == "accuracy":
+            return np.asarray((predicted == positive).mean(axis=1), dtype=np.float64)
+        if metric == "precision":
+            return np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        if metric == "recall":
+            return np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+        if metric == "f1":
+            return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        ranks = rankdata(proba, axis=1)
+        rank_sum = np.where(positive, ranks, 0.0).sum(axis=1)
+        auc = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        return np.asarray(np.where((n_pos > 0) & (n_neg > 0), auc, np.nan), dtype=np.float64)
+
+
+def _bootstrap_classifier(
+    metric: str, truth: np.ndarray, proba: np.ndarray, samples: int, seed: int
+) -> tuple[float, float, float]:
+    """A classification metric on the test split, with a bootstrap interval over its rows."""
+    point = float(classifier_metric(metric, truth[None, :], proba[None, :])[0])
+    idx = np.random.default_rng(seed).integers(0, len(truth), (samples, len(truth)))
+    low, high = np.nanquantile(classifier_metric(metric, truth[idx], proba[idx]), [0.025, 0.975])
+    return point, float(low), float(high)
+
+
+def _metric_value(metric: str, record: CaseRecord) -> float | None:
+    if metric in ("latency_p50", "latency_p95"):
+        return record.latency_ms
+    if metric == "input_tokens":
+        return float(record.input_tokens) if record.input_tokens is not None else None
+    if metric == "output_tokens":
+        return float(record.output_tokens) if record.output_tokens is not None else None
+    return record.scores.get(metric)
+
+
+def _add_ranking_scores(suite: Suite, records: list[CaseRecord]) -> None:
+    """ndcg@k, recall@k, mrr@k, precision@k for every record with a ranking (computed by ranx in one batch)."""
+    ranked = [m for m in suite.metrics if at_k(m)]
+    if not ranked:
+        return
+    measured = [r for r in records if "ranking" in r.detail]
+    keys = {f"{r.case_id}#{r.repeat}": r for r in measured}
+    qrels = {key: r.detail["relevant"] for key, r in keys.items()}
+    run = {key: list(r.detail["ranking"]) for key, r in keys.items()}
+    scores = ranking_scores(qrels, run, ranked)
+    for metric in ranked:
+        for key, record in keys.items():
+            record.scores[metric] = scores[metric][key]
+
+
+def _relevant(case: dict[str, Any]) -> dict[str, int]:
+    relevant = case.get("relevant")
+    if not isinstance(relevant, dict):
+        raise SuiteInvalid(f"case {case.get('id')!r} needs 'relevant': {{doc_id: grade}} (empty: unanswerable)")
+    return {str(doc): int(grade) for doc, grade in relevant.items()}
+
+
+def _query(case: dict[str, Any]) -> str:
+    query = case.get("query") or case.get("question")
+    if not isinstance(query, str) or not query.strip():
+        raise SuiteInvalid(f"case {case.get('id')!r} needs a 'query'")
+    return query
+
+
+class RetrievalScorer:
+    def __init__(self, evaluator: Evaluator, suite: Suite, rag: RagService) -> None:
+        self.suite = suite
+        self.rag = rag
+        cutoffs = [k for m in suite.metrics if (parsed := at_k(m)) for k in [parsed[1]]]
+        self.depth = max([suite.top_k, *cutoffs])
+        self.max_top_k = evaluator.settings.search.max_top_k
+
+    def _search(self, query: str) -> list[str]:
+        hits = self.rag.search(str(self.suite.collection), query, top_k=min(self.max_top_k, self.depth * 3))
+        return unique_docs((hit.doc_id for hit in hits), self.depth)
+
+    async def score(self, case: dict[str, Any], repeat: int) -> CaseRecord:
+        relevant, query = _relevant(case), _query(case)
+        started = time.perf_counter()
+        ranking = await anyio.to_thread.run_sync(self._search, query)
+        latency = round((time.perf_counter() - started) * 1000.0, 2)
+        record = CaseRecord(case_id=case["id"], repeat=repeat, latency_ms=latency, output=" ".join(ranking[:10]))
+        if relevant:
+            record.detail = {"ranking": ranking, "relevant": relevant}
+        else:
+            record.unmeasured["*"] = NO_JUDGEMENTS
+        return record
+
+
+class AnalysisScorer:
+    def __init__(self, evaluator: Evaluator, suite: Suite, prompt: Prompt, llm: LLMClient) -> None:
+        self.evaluator = evaluator
+        self.suite = suite
+        self.prompt = prompt
+        self.llm = llm
+        self.analyzer = Analyzer(
+            llm,
+            evaluator.prompts,
+            prompt_name=prompt.name,
+            prompt_version=prompt.version,
+            max_fact_tokens=evaluator.settings.analysis.fact_budget(llm.provider),
+        )
+        self.tables: dict[str, pd.DataFrame] = {}
+
+    def table(self, case: dict[str, Any]) -> pd.DataFrame:
+        name = case.get("table")
+        if not isinstance(name, str):
+            raise SuiteInvalid(f"case {case.get('id')!r} needs 'table' (iris, wine or diabetes)")
+        if name not in self.tables:
+            self.tables[name] = sklearn_table(name)
+        return self.tables[name]
+
+    async def score(self, case: dict[str, Any], repeat: int) -> CaseRecord:
+        frame = self.table(case)
+        references = [reference_fact(frame, key) for key in case.get("references", [])]
+        question, domain = case.get("question"), case.get("domain")
+        parsed, facts = await anyio.to_thread.run_sync(self.analyzer.profile, frame)
+        messages = self.analyzer.messages(facts, question, domain)
+        key = cache_key(
+            kind="analysis",
+            prompt_sha256=self.prompt.sha256,
+            model=f"{self.llm.provider}/{self.llm.model_name}",
+            params=self.evaluator.llm_settings(self.suite).model_dump(include={"temperature", "max_tokens"}),
+            input=_messages_key(messages),
+            repeat=repeat if self.suite.repeats > 1 else 0,
+        )
+        record = CaseRecord(case_id=case["id"], repeat=repeat)
+        cached = self.evaluator.cache.get(key)
+        if cached is None:
+            try:
+                response = await self.analyzer.analyze(parsed, question, domain)
+                cached = {
+                    "valid": True,
+                    "result": response.result.model_dump(),
+                    "latency_ms": response.meta.latency_ms,
+                    "input_tokens": response.meta.input_tokens,
+                    "output_tokens": response.meta.output_tokens,
+                }
+            except OutputParseError as exc:
+                cached = {"valid": False, "error": exc.message, "latency_ms": None}
+            except UNMEASURED_ERRORS as exc:
+                record.unmeasured["*"] = exc.code
+                record.output = exc.message
+                return record
+            self.evaluator.cache.put(key, cached)
+        else:
+            record.cached = True
+        record.latency_ms = cached.get("latency_ms")
+        record.input_tokens = cached.get("input_tokens")
+        record.output_tokens = cached.get("output_tokens")
+        if not cached["valid"]:
+            record.scores |= {"schema_valid": 0.0, "grounded_rate": 0.0, "reference_recall": 0.0}
+            record.output = f"invalid output: {cached['error']}"
+            return record
+        result = AnalysisResult.model_validate(cached["result"])
+        grounding = ground(result, facts.facts, names=[str(c) for c in parsed.frame.columns])
+        record.scores |= {
+            "schema_valid": 1.0,
+            "grounded_rate": grounding.grounded_rate,
+            "reference_recall": reference_recall(result, references),
+        }
+        record.output = result.summary
+        record.detail = {"unsupported": [n.text for n in grounding.unsupported]}
+        return record
+
+
+class AskScorer:
+    def __init__(self, evaluator: Evaluator, suite: Suite, prompt: Prompt, llm: LLMClient, rag: RagService) -> None:
+        if set(prompt.input_variables) != {"context", "question"}:
+            raise SuiteInvalid(f"prompt {prompt.name} v{prompt.version} must take exactly {{context}} and {{question}}")
+        self.evaluator = evaluator
+        self.suite = suite
+        self.prompt = prompt
+        self.llm = llm
+        self.rag = rag
+        self.search = evaluator.settings.search
+        self.judge = evaluator.prompts.get(suite.judge_prompt) if suite.uses_judge else None
+
+    def _retrieve(self, query: str) -> list[Any]:
+        from insight.rag.answer import relevant
+
+        hits = self.rag.search(str(self.suite.collection), query, top_k=self.suite.top_k, mode="hybrid")
+        return relevant(hits, self.search.answer_min_dense)
+
+    async def score(self, case: dict[str, Any], repeat: int) -> CaseRecord:
+        from insight.rag.answer import NOT_FOUND, check_citations, is_not_found, numbered_context
+
+        relevant_docs, query = _relevant(case), _query(case)
+        record = CaseRecord(case_id=case["id"], repeat=repeat)
+        started = time.perf_counter()
+        hits = await anyio.to_thread.run_sync(self._retrieve, query)
+        if relevant_docs:
+            record.detail = {"relevant": relevant_docs, "ranking": unique_docs((h.doc_id for h in hits), 100)}
+        if not hits:
+            raw, context = NOT_FOUND, ""
+            passages: list[Any] = []
+            record.latency_ms = round((time.perf_counter() - started) * 1000.0, 1)
+            record.input_tokens = record.output_tokens = 0
+        else:
+            context, passages = numbered_context(hits, self.search.answer_context_tokens, self.llm.count_tokens)
+            messages = self.prompt.format_messages(context=context, question=query)
+            params = self.prompt.model_params.model_dump(exclude_none=True)
+            key = cache_key(
+                kind="ask",
+                prompt_sha256=self.prompt.sha256,
+                model=f"{self.llm.provider}/{self.llm.model_name}",
+                params={**params, **self.evaluator.llm_settings(self.suite).model_dump(include={"temperature"})},
+                input=_messages_key(messages),
+                repeat=repeat if self.suite.repeats > 1 else 0,
+            )
+            cached = self.evaluator.cache.get(key)
+            if cached is None:
+                try:
+                    called = time.perf_counter()
+                    reply = await self.llm.ainvoke(messages, **params)
+                except UNMEASURED_ERRORS as exc:
+                    record.unmeasured["*"] = exc.code
+                    record.output = exc.message
+                    return record
+                text = str(reply.content).strip()
+                prompt_text = "\n".join(str(m.content) for m in messages)
+                tokens_in, tokens_out = _tokens(
+                    reply, lambda: (self.llm.count_tokens(prompt_text), self.llm.count_tokens(text))
+                )
+                cached = {
+                    "text": text,
+                    "latency_ms": round((time.perf_counter() - called) * 1000.0, 1),
+                    "input_tokens": tokens_in,
+                    "output_tokens": tokens_out,
+                }
+                self.evaluator.cache.put(key, cached)
+            else:
+                record.cached = True
+            raw = str(cached["text"])
+            record.latency_ms = cached["latency_ms"]
+            record.input_tokens, record.output_tokens = cached["input_tokens"], cached["output_tokens"]
+        found = not is_not_found(raw)
+        text, citations, invalid = check_citations(raw, passages) if found else (NOT_FOUND, [], [])
+        record.output = text
+        if not relevant_docs:  # an unanswerable case: its quality metrics are not defined, only its cost
+            record.unmeasured["*"] = NO_JUDGEMENTS
+            record.detail = {"found": found}
+            return record
+        cited = list(dict.fromkeys(c.doc_id for c in citations))
+        precision, recall = citation_scores(cited, relevant_docs)
+        record.scores |= {"citation_precision": precision, "citation_recall": recall, "found_rate": float(found)}
+        reference = case.get("answer")
+        if isinstance(reference, str) and reference.strip():
+            record.scores["answer_f1"] = token_f1(text if found else "", reference)
+        else:
+            record.unmeasured["answer_f1"] = "no_reference_answer"
+        record.output = text
+        record.detail |= {"cited": cited, "invalid_markers": invalid}
+        if self.judge is not None:
+            await self._judge(record, query, context, text, found)
+        return record
+
+    async def _judge(self, record: CaseRecord, question: str, context: str, answer: str, found: bool) -> None:
+        assert self.judge is not None
+        if not found:
+            for metric in JUDGE_METRICS:
+                record.unmeasured[metric] = "not_answered"
+            return
+        messages = self.judge.format_messages(question=question, context=context, answer=answer)
+        key = cache_key(
+            kind="judge",
+            prompt_sha256=self.judge.sha256,
+            model=f"{self.llm.provider}/{self.llm.model_name}",
+            input=_messages_key(messages),
+        )
+        cached = self.evaluator.cache.get(key)
+        if cached is None:
+            try:
+                verdict = await self.llm.astructured(
+                    messages, JudgeVerdict, self.judge.model_params.model_dump(exclude_none=True)
+                )
+            except InsightError as exc:  # any judge failure: the judge metrics are unmeasured, not zero
+                for metric in JUDGE_METRICS:
+                    record.unmeasured[metric] = f"judge_failed:{exc.code}"
+                return
+            cached = verdict.model_dump()
+            self.evaluator.cache.put(key, cached)
+        record.scores["judge_faithfulness"] = _judge_score(int(cached["faithfulness"]))
+        record.scores["judge_relevance"] = _judge_score(int(cached["relevance"]))

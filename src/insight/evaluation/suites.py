@@ -1,0 +1,191 @@
+"""Evaluation suites: ``eval/suites/<name>.yaml``, validated, hashed, with their targets fixed in the file.
+
+A suite says what is evaluated (``kind``), with which prompt versions and model, on which dataset,
+which metrics, and the targets each must meet. The targets are part of the file and of its hash, so a
+run records the criterion it was judged by, not only the score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from insight.errors import SuiteInvalid, SuiteNotFound
+
+Kind = Literal["analysis", "ask", "retrieval", "predictor"]
+_NAME = r"^[a-z0-9][a-z0-9_-]*$"
+_AT_K = re.compile(r"^(ndcg|recall|mrr|precision)@([1-9][0-9]{0,3})$")
+
+ANALYSIS_METRICS = frozenset(
+    {"schema_valid", "grounded_rate", "reference_recall", "latency_p50", "latency_p95"}
+    | {"input_tokens", "output_tokens"}
+)
+ASK_METRICS = frozenset(
+    {"citation_precision", "citation_recall", "answer_f1", "found_rate", "judge_faithfulness", "judge_relevance"}
+    | {"latency_p50", "latency_p95", "input_tokens", "output_tokens"}
+)
+RETRIEVAL_METRICS = frozenset({"latency_p50", "latency_p95"})  # plus ndcg@k, recall@k, mrr@k, precision@k
+PREDICTOR_METRICS = frozenset({"accuracy", "f1", "roc_auc", "precision", "recall"})
+JUDGE_METRICS = frozenset({"judge_faithfulness", "judge_relevance"})
+LOWER_IS_BETTER = frozenset({"latency_p50", "latency_p95", "input_tokens", "output_tokens"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptSpec(_Strict):
+    name: str
+    versions: list[int] = Field(default_factory=list, description="empty: the latest version")
+
+
+class ModelSpec(_Strict):
+    """Overrides of the configured chat model (``INSIGHT_LLM__*``); unset fields keep the configuration."""
+
+    provider: Literal["local", "openai", "openai_compatible"] | None = None
+    model: str | None = None
+    base_url: str | None = None
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class DatasetSpec(_Strict):
+    """A JSONL file (``path``), or a BEIR-layout folder (``beir``; null: from settings or ``--data``)."""
+
+    path: Path | None = None
+    beir: Path | None = None
+    beir_from_settings: bool = False
+    split: str = "test"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        sources = sum([self.path is not None, self.beir is not None, self.beir_from_settings])
+        if sources != 1:
+            raise ValueError("give exactly one of 'path', 'beir' or 'beir_from_settings: true'")
+        return self
+
+    @property
+    def is_beir(self) -> bool:
+        return self.path is None
+
+
+class Target(_Strict):
+    metric: str
+    op: Literal[">=", "<="] = ">="
+    value: float
+    gate_on: Literal["point", "lower_bound"] = Field(
+        default="point", description="compare the point estimate, or the bootstrap interval's pessimistic bound"
+    )
+
+    def describe(self) -> str:
+        bound = " (interval bound)" if self.gate_on == "lower_bound" else ""
+        return f"{self.op} {self.value:g}{bound}"
+
+
+class Suite(_Strict):
+    name: str = Field(pattern=_NAME)
+    description: str = ""
+    kind: Kind
+    prompt: PromptSpec | None = None
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    dataset: DatasetSpec | None = None
+    collection: str | None = Field(
+        default=None, description="retrieval/ask: the collection searched; {corpus} → the BEIR folder's name"
+    )
+    corpus: Path | None = Field(default=None, description="retrieval/ask: a folder ingested into the collection")
+    top_k: int = Field(default=10, ge=1, le=100)
+    metrics: list[str] = Field(min_length=1)
+    targets: list[Target] = Field(default_factory=list)
+    repeats: int = Field(default=1, ge=1, le=20)
+    concurrency: int = Field(default=2, ge=1, le=64)
+    limit: int | None = Field(default=None, ge=1, description="evaluate only the first N cases")
+    max_unmeasured: float = Field(
+        default=0.2, ge=0.0, le=1.0, description="a metric with more unmeasured cases than this fails its target"
+    )
+    alias: str | None = Field(default=None, description="prompt alias moved to a version whose run passes")
+    judge_prompt: str = "eval_judge"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Suite:
+        allowed = {
+            "analysis": ANALYSIS_METRICS,
+            "ask": ASK_METRICS,
+            "retrieval": RETRIEVAL_METRICS,
+            "predictor": PREDICTOR_METRICS,
+        }[self.kind]
+        for metric in self.metrics:
+            ranked = self.kind in ("retrieval", "ask") and _AT_K.match(metric)
+            if metric not in allowed and not ranked:
+                raise ValueError(f"metric {metric!r} is not measured for kind {self.kind!r}")
+        for target in self.targets:
+            if target.metric not in self.metrics:
+                raise ValueError(f"target on {target.metric!r}, which is not in metrics")
+        if self.kind in ("analysis", "ask") and self.prompt is None:
+            raise ValueError(f"kind {self.kind!r} needs 'prompt'")
+        if self.kind in ("retrieval", "predictor") and self.prompt is not None:
+            raise ValueError(f"kind {self.kind!r} uses no prompt")
+        if self.kind != "predictor" and self.dataset is None:
+            raise ValueError(f"kind {self.kind!r} needs 'dataset'")
+        if self.kind in ("retrieval", "ask") and not self.collection:
+            raise ValueError(f"kind {self.kind!r} needs 'collection'")
+        return self
+
+    @property
+    def uses_judge(self) -> bool:
+        return bool(JUDGE_METRICS & set(self.metrics))
+
+
+def at_k(metric: str) -> tuple[str, int] | None:
+    """``("ndcg", 10)`` for ``ndcg@10``; None for metrics without a cut-off."""
+    match = _AT_K.match(metric)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+class LoadedSuite(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    suite: Suite
+    path: Path
+    sha256: str
+
+
+def load_suite_file(path: Path) -> LoadedSuite:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SuiteNotFound(f"cannot read suite {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise SuiteInvalid(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SuiteInvalid(f"{path}: expected a mapping of fields")
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in exc.errors())
+        raise SuiteInvalid(f"{path}: {problems}") from None
+    return LoadedSuite(suite=suite, path=path, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def find_suite(name_or_path: str, suites_dir: Path) -> LoadedSuite:
+    """A suite by file path, or by name in ``suites_dir`` (``<name>.yaml``)."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return load_suite_file(candidate)
+    if not re.match(_NAME, name_or_path):
+        raise SuiteNotFound(f"no suite {name_or_path!r}")
+    path = suites_dir / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in suites_dir.glob("*.yaml"))) if suites_dir.is_dir() else "none"
+        raise SuiteNotFound(f"no suite {name_or_path!r} in {suites_dir}; available: {known or 'none'}")
+    return load_suite_file(path)
+
+
+def list_suites(suites_dir: Path) -> list[LoadedSuite]:
+    return [load_suite_file(path) for path in sorted(suites_dir.glob("*.yaml"))] if suites_dir.is_dir() else []

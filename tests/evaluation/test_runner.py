@@ -1,0 +1,285 @@
+"""Suites run end to end on fakes: the gate passes and fails as the targets say, unmeasured cases are
+counted (never averaged in), invalid output scores 0, the cache makes a re-run free and identical."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage
+
+from insight.errors import SuiteInvalid
+from insight.evaluation import Evaluator, RunResult, load_suite_file
+from insight.evaluation.suites import LoadedSuite
+from tests.analysis.fakes import tool_reply
+from tests.conftest import REPO_ROOT
+from tests.evaluation.conftest import MakeEvaluator, write_suite
+from tests.evaluation.fakes import all_text, citing_answerer, faithful_analyst, inventing_analyst
+
+ANALYSIS_DATA = REPO_ROOT / "eval" / "datasets" / "analysis_sklearn.jsonl"
+
+
+def run(evaluator: Evaluator, loaded: LoadedSuite, **kwargs: Any) -> list[RunResult]:
+    async def go() -> list[RunResult]:
+        return await evaluator.run(loaded, **kwargs)
+
+    return anyio.run(go)
+
+
+def analysis_suite(folder: Path, targets: list[dict[str, Any]], **extra: Any) -> LoadedSuite:
+    fields: dict[str, Any] = {
+        "name": "analysis-ci",
+        "kind": "analysis",
+        "prompt": {"name": "analysis", "versions": [1, 2]},
+        "dataset": {"path": ANALYSIS_DATA},
+        "metrics": ["schema_valid", "grounded_rate", "reference_recall", "latency_p95", "output_tokens"],
+        "targets": targets,
+        "concurrency": 3,
+    }
+    return load_suite_file(write_suite(folder, **(fields | extra)))
+
+
+def test_gate_passes_reachable_targets_and_fails_an_unreachable_one(
+    make_evaluator: MakeEvaluator, tmp_path: Path
+) -> None:
+    reachable = [
+        {"metric": "schema_valid", "op": ">=", "value": 1.0},
+        {"metric": "grounded_rate", "op": ">=", "value": 0.9, "gate_on": "lower_bound"},
+        {"metric": "reference_recall", "op": ">=", "value": 0.3},
+    ]
+    evaluator, model = make_evaluator(faithful_analyst)
+    results = run(evaluator, analysis_suite(tmp_path / "a", reachable))
+    assert [r.label for r in results] == ["analysis-ci v1", "analysis-ci v2"]
+    assert all(r.passed for r in results), [t.why for r in results for t in r.targets]
+    first = results[0]
+    assert first.metrics["schema_valid"].measured == 6 and first.metrics["schema_valid"].value == 1.0
+    assert first.metrics["grounded_rate"].value == 1.0
+    assert first.params["dataset_sha256"] == first.dataset_sha256 and first.params["prompt_version"] == "1"
+    assert first.metrics["output_tokens"].value == 60.0
+    assert len(model.received) == 12  # 6 cases × 2 versions
+
+    unreachable = [*reachable, {"metric": "reference_recall", "op": ">=", "value": 1.01}]
+    evaluator, _ = make_evaluator(faithful_analyst)
+    missed = run(evaluator, analysis_suite(tmp_path / "b", unreachable))
+    assert not any(r.passed for r in missed)
+    failing = [t for t in missed[0].targets if not t.passed]
+    assert [t.target.value for t in failing] == [1.01]
+    assert "is not >= 1.01" in failing[0].why
+
+
+def test_invented_figures_lower_the_grounded_rate(make_evaluator: MakeEvaluator, tmp_path: Path) -> None:
+    evaluator, _ = make_evaluator(inventing_analyst)
+    loaded = analysis_suite(
+        tmp_path, [{"metric": "grounded_rate", "op": ">=", "value": 0.5}], prompt={"name": "analysis"}
+    )
+    (result,) = run(evaluator, loaded)
+    assert result.metrics["grounded_rate"].value == 0.0
+    assert result.metrics["reference_recall"].value is not None and result.metrics["reference_recall"].value < 0.2
+    assert not result.passed
+
+
+def test_timeouts_are_unmeasured_counted_and_fail_the_gate_when_too_many(
+    make_evaluator: MakeEvaluator, tmp_path: Path
+) -> None:
+    calls = {"n": 0}
+
+    def flaky(messages: list[BaseMessage]) -> AIMessage:
+        calls["n"] += 1
+        if "alcohol" in all_text(messages):
+            raise TimeoutError("the model took too long")
+        return faithful_analyst(messages)
+
+    evaluator, _ = make_evaluator(flaky)
+    targets = [{"metric": "schema_valid", "op": ">=", "value": 0.9}]
+    (result,) = run(evaluator, analysis_suite(tmp_path, targets, prompt={"name": "analysis"}, max_unmeasured=0.5))
+    valid = result.metrics["schema_valid"]
+    assert (valid.measured, valid.unmeasured) == (4, 2)
+    assert valid.reasons == {"llm_timeout": 2}
+    assert valid.value == 1.0  # the mean of the measured cases: no NaN, no zero for the two that timed out
+    assert result.metrics["latency_p95"].unmeasured == 2
+    assert result.passed
+    assert sum(r.cached for r in result.cases) == 0
+
+    strict = analysis_suite(tmp_path / "s", targets, prompt={"name": "analysis"}, max_unmeasured=0.2)
+    evaluator, _ = make_evaluator(flaky, cache=False)
+    (result,) = run(evaluator, strict)
+    assert not result.passed
+    assert "2 of 6 cases unmeasured" in result.targets[0].why
+
+
+def test_output_that_never_fits_the_schema_is_measured_as_invalid(
+    make_evaluator: MakeEvaluator, tmp_path: Path
+) -> None:
+    def broken(messages: list[BaseMessage]) -> AIMessage:
+        if "sepal" in all_text(messages):
+            return tool_reply({"summary": "", "key_points": []})
+        return faithful_analyst(messages)
+
+    evaluator, _ = make_evaluator(broken)
+    loaded = analysis_suite(
+        tmp_path, [{"metric": "schema_valid", "op": ">=", "value": 0.9}], prompt={"name": "analysis"}
+    )
+    (result,) = run(evaluator, loaded)
+    assert result.metrics["schema_valid"].value == pytest.approx(4 / 6)
+    assert result.metrics["schema_valid"].unmeasured == 0
+    assert not result.passed
+
+
+def test_a_rerun_reads_the_cache_and_gives_the_same_result(make_evaluator: MakeEvaluator, tmp_path: Path) -> None:
+    loaded = analysis_suite(tmp_path, [], prompt={"name": "analysis", "versions": [2]})
+    evaluator, model = make_evaluator(faithful_analyst)
+    (first,) = run(evaluator, loaded)
+    assert (first.cache_hits, first.cache_misses) == (0, 6)
+    evaluator, model = make_evaluator(inventing_analyst)  # a different model behind the same identity
+    (second,) = run(evaluator, loaded)
+    assert model.received == []
+    assert (second.cache_hits, second.cache_misses) == (6, 0)
+    assert {k: s.value for k, s in second.metrics.items()} == {k: s.value for k, s in first.metrics.items()}
+
+
+def test_ask_scores_citations_against_gold_documents(
+    make_evaluator: MakeEvaluator, tmp_path: Path, corpus: Path, qa_dataset: Path
+) -> None:
+    loaded = load_suite_file(
+        write_suite(
+            tmp_path / "suites",
+            name="ask-ci",
+            kind="ask",
+            prompt={"name": "rag_answer"},
+            dataset={"path": qa_dataset},
+            collection="ci-docs",
+            corpus=corpus,
+            top_k=3,
+            metrics=["citation_precision", "citation_recall", "answer_f1", "found_rate", "ndcg@3", "input_tokens"],
+            targets=[{"metric": "citation_recall", "op": ">=", "value": 0.5}],
+        )
+    )
+    evaluator, model = make_evaluator(citing_answerer)
+    (result,) = run(evaluator, loaded)
+    precision, recall = result.metrics["citation_precision"], result.metrics["citation_recall"]
+    assert precision.measured == 3 and precision.reasons == {"no_judgements": 1}  # q4 has no relevant document
+    assert precision.value is not None and recall.value is not None
+    # the fake cites the top passage: right exactly when search ranked the gold document first
+    ndcg = result.metrics["ndcg@3"]
+    assert ndcg.value is not None and ndcg.measured == 3
+    top_right = [c for c in result.cases if c.detail.get("ranking", [None])[0] in c.detail.get("relevant", {})]
+    assert recall.value == pytest.approx(len(top_right) / 3)
+    # q4 finds no passage worth showing: the model is not called (0 tokens), which counts in the mean
+    assert [c.input_tokens for c in result.cases] == [50, 50, 50, 0]
+    assert result.metrics["input_tokens"].value == pytest.approx(37.5)
+    assert result.params["collection"] == "ci-docs"
+
+
+def test_a_failing_judge_leaves_its_metrics_unmeasured(
+    make_evaluator: MakeEvaluator, tmp_path: Path, corpus: Path, qa_dataset: Path
+) -> None:
+    def answer_but_no_judge(messages: list[BaseMessage]) -> AIMessage:
+        if "grade answers" in str(messages[0].content):
+            raise TimeoutError("judge too slow")
+        return citing_answerer(messages)
+
+    loaded = load_suite_file(
+        write_suite(
+            tmp_path / "suites",
+            name="ask-judge",
+            kind="ask",
+            prompt={"name": "rag_answer"},
+            dataset={"path": qa_dataset},
+            collection="ci-docs",
+            corpus=corpus,
+            metrics=["citation_precision", "judge_faithfulness", "judge_relevance"],
+            targets=[{"metric": "judge_faithfulness", "op": ">=", "value": 0.5}],
+            max_unmeasured=0.3,
+        )
+    )
+    evaluator, _ = make_evaluator(answer_but_no_judge)
+    (result,) = run(evaluator, loaded)
+    judged = result.metrics["judge_faithfulness"]
+    assert judged.value is None and judged.measured == 0
+    assert judged.reasons == {"judge_failed:llm_timeout": 3, "no_judgements": 1}
+    assert result.metrics["citation_precision"].measured == 3
+    assert not result.passed and result.targets[0].why == "no case could be measured"
+
+    def judge_well(messages: list[BaseMessage]) -> AIMessage:
+        if "grade answers" in str(messages[0].content):
+            return tool_reply({"faithfulness": 5, "relevance": 4, "reason": ""}, name="JudgeVerdict")
+        return citing_answerer(messages)
+
+    evaluator, _ = make_evaluator(judge_well, cache=False)
+    (result,) = run(evaluator, loaded)
+    assert result.metrics["judge_faithfulness"].value == 1.0
+    assert result.metrics["judge_relevance"].value == 0.75
+    assert result.passed
+
+
+def test_retrieval_suite_ranks_documents_and_reads_a_beir_folder(
+    make_evaluator: MakeEvaluator, tmp_path: Path, corpus: Path, qa_dataset: Path
+) -> None:
+    loaded = load_suite_file(
+        write_suite(
+            tmp_path / "suites",
+            name="retrieval-ci",
+            kind="retrieval",
+            dataset={"path": qa_dataset},
+            collection="ci-docs",
+            corpus=corpus,
+            metrics=["ndcg@10", "recall@3", "mrr@10", "latency_p50"],
+            targets=[{"metric": "recall@3", "op": ">=", "value": 1.0}],
+            max_unmeasured=0.3,
+        )
+    )
+    evaluator, _ = make_evaluator(citing_answerer)
+    (result,) = run(evaluator, loaded)
+    assert result.metrics["recall@3"].value == 1.0  # three documents: every relevant one is in the top 3
+    assert result.metrics["ndcg@10"].measured == 3 and result.metrics["ndcg@10"].unmeasured == 1
+    assert result.passed
+
+    beir = tmp_path / "mini-beir"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "corpus.jsonl").write_text(
+        "".join(
+            f'{{"_id": "{name}", "title": "{name}", "text": "{text[2:]}"}}\n'.replace("\n\n", " ") for name, text in []
+        )
+        + '{"_id": "d1", "title": "Passwords", "text": "Passwords need 14 characters."}\n'
+        + '{"_id": "d2", "title": "Travel", "text": "Hotels cost 180 euros per night."}\n'
+    )
+    (beir / "queries.jsonl").write_text('{"_id": "1", "text": "password length"}\n{"_id": "2", "text": "hotel"}\n')
+    (beir / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n1\td1\t1\n2\td2\t1\n")
+    beir_suite = load_suite_file(
+        write_suite(
+            tmp_path / "suites",
+            name="retrieval-beir-ci",
+            kind="retrieval",
+            dataset={"beir_from_settings": True, "split": "train"},
+            collection="beir-{corpus}",
+            metrics=["mrr@10"],
+        )
+    )
+    with pytest.raises(SuiteInvalid, match="--data"):
+        run(evaluator, beir_suite)
+    (result,) = run(evaluator, beir_suite, data=beir)
+    assert result.params["collection"] == "beir-mini-beir"
+    assert result.metrics["mrr@10"].value == 1.0 and result.metrics["mrr@10"].measured == 2
+
+
+def test_predictor_suite_on_the_served_model(make_evaluator: MakeEvaluator, tmp_path: Path) -> None:
+    loaded = load_suite_file(
+        write_suite(
+            tmp_path,
+            name="predictor-ci",
+            kind="predictor",
+            metrics=["accuracy", "roc_auc"],
+            targets=[
+                {"metric": "accuracy", "op": ">=", "value": 0.85},
+                {"metric": "roc_auc", "op": ">=", "value": 0.999, "gate_on": "lower_bound"},
+            ],
+        )
+    )
+    evaluator, _ = make_evaluator(citing_answerer)
+    (result,) = run(evaluator, loaded)
+    accuracy = result.metrics["accuracy"]
+    assert accuracy.value is not None and accuracy.low is not None and accuracy.high is not None
+    assert accuracy.low <= accuracy.value <= accuracy.high and accuracy.measured == 114
+    assert [t.passed for t in result.targets] == [True, False]
