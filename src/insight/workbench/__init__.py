@@ -1,0 +1,1 @@
+"""The analyst workbench: server-rendered pages over the public API, served by the service itself."""

@@ -1,0 +1,147 @@
+"""A live service on loopback (real app, fake embedder and chat model) and headless Debian Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from insight.api.app import create_app
+from insight.api.deps import Services
+from insight.config import LLMSettings, Settings
+from insight.llm.client import LLMClient
+from insight.llm.slot import LLMSlot
+from tests.analysis.fakes import ToolCallingFake, tool_reply
+from tests.api.conftest import build_with_fakes
+from tests.conftest import REPO_ROOT, auth_settings, make_settings
+
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Chromium's background services try to reach Google; on a closed network that only produces noise.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+ANALYSIS_REPLY = {
+    "summary": "Revenue rose from 100 to 125 over the quarter.",
+    "key_points": ["EMEA revenue went from 100 to 110.", "APAC reached 999 units (no fact says so)."],
+    "confidence": 0.9,
+    "recommendations": ["Watch whether APAC keeps growing."],
+}
+ANSWER = "Refunds are paid within 30 days to the original card [1]."
+
+
+class WorkbenchFake(ToolCallingFake):
+    """Structured calls get the analysis or the passage choice (by the bound schema); plain calls the answer."""
+
+    def bind_tools(self, tools: Any, *, tool_choice: str | None = None, **kwargs: Any) -> Any:
+        return self.bind(bound_tools=[getattr(tool, "__name__", str(tool)) for tool in tools], **kwargs)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.received.append(list(messages))
+        tools = kwargs.get("bound_tools") or []
+        if "PassageChoice" in tools:
+            reply = tool_reply({"passages": [1]}, name="PassageChoice")
+            return ChatResult(generations=[ChatGeneration(message=reply)])
+        if tools:
+            return ChatResult(generations=[ChatGeneration(message=tool_reply(ANALYSIS_REPLY))])
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=ANSWER))])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, settings: Settings, build: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            create_app(settings, build=build), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(trained_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    def build(settings: Settings) -> Services:
+        services = build_with_fakes(settings)
+        model = WorkbenchFake(messages=iter(()))
+        services.llm = LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
+        return services
+
+    root = tmp_path_factory.mktemp("workbench")
+    # Auth on, in dev mode: the pages come with the local admin key pre-filled, as under `make run`.
+    settings = make_settings(root, model_dir=trained_model_dir, auth=auth_settings(root, dev_mode=True))
+    with LiveServer(settings, build) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian chromium (.ci/install-browser)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
