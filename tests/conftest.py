@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sklearn
 
-from insight.config import PredictorSettings, Settings, TrackingSettings, VectorStoreSettings
+from insight.config import AuthSettings, PredictorSettings, Settings, TrackingSettings, VectorStoreSettings
 from insight.predictor.artifact import ModelMetadata, save_artifact
 from insight.predictor.config import load_model_config
 from insight.predictor.data import load_dataset, split_dataset
@@ -36,7 +36,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_settings(root: Path, model_dir: Path | None = None, **overrides: object) -> Settings:
+    """Settings under ``root``. Auth is off unless ``auth=auth_settings(root)`` is passed: the API tests
+    about auth (tests/auth, tests/api/test_tenants.py) and the ``client`` fixture turn it on."""
     overrides.setdefault("vectorstore", VectorStoreSettings(path=root / "vectorstore"))
+    overrides.setdefault("auth", auth_settings(root, enabled=False))
     overrides.setdefault("prompts_dir", REPO_ROOT / "prompts")
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -44,6 +47,17 @@ def make_settings(root: Path, model_dir: Path | None = None, **overrides: object
         tracking=TrackingSettings(
             uri=f"sqlite:///{root}/mlflow/mlflow.db", artifact_location=str(root / "mlflow" / "artifacts")
         ),
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def auth_settings(root: Path, enabled: bool = True, **overrides: object) -> AuthSettings:
+    """Auth with its key store under ``root`` and no verification cache (a revoked key is refused at once)."""
+    overrides.setdefault("cache_ttl_s", 0.0)
+    return AuthSettings(
+        enabled=enabled,
+        keys_path=root / "auth" / "keys.db",
+        dev_key_path=root / "auth" / "dev-key",
         **overrides,  # type: ignore[arg-type]
     )
 

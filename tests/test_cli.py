@@ -80,15 +80,20 @@ def test_serve_runs_uvicorn_with_settings(env: Path, monkeypatch: pytest.MonkeyP
         seen.update(kwargs, title=application.title)
 
     monkeypatch.setattr("uvicorn.run", fake_run)
-    monkeypatch.setenv("INSIGHT_API__ACCESS_LOG", "false")
+    monkeypatch.setattr(
+        "insight.observability.logging.configure_logging", lambda level, fmt: seen.update(logging=(level, fmt))
+    )
+    monkeypatch.setenv("INSIGHT_LOG_FORMAT", "json")
     result = runner.invoke(app, ["serve", "--port", "8123"])
     assert result.exit_code == 0, result.output
     assert seen == {
         "host": "127.0.0.1",
         "port": 8123,
+        "log_config": None,
         "access_log": False,
         "log_level": "info",
         "title": "Insight",
+        "logging": ("INFO", "json"),
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,8 +10,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from insight.auth.cli import keys_app
 from insight.config import Settings
 from insight.errors import InsightError
+from insight.evaluation.cli import eval_app
 
 if TYPE_CHECKING:
     from insight.rag.service import RagService
@@ -45,21 +46,41 @@ def fail(exc: InsightError) -> typer.Exit:
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default: settings)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default: settings)")] = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="local development: create (once) and print an admin API key")
+    ] = False,
 ) -> None:
     """Run the API with one uvicorn process."""
     import uvicorn
 
     from insight.api.app import create_app
+    from insight.observability.logging import configure_logging
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
+    if dev and settings.auth.enabled:
+        settings = settings.model_copy(update={"auth": settings.auth.model_copy(update={"dev_mode": True})})
+    if settings.auth.enabled and settings.auth.dev_mode:
+        _print_dev_key(settings, host or settings.api.host, port or settings.api.port)
     uvicorn.run(
         create_app(settings),
         host=host or settings.api.host,
         port=port or settings.api.port,
-        access_log=settings.api.access_log,
+        log_config=None,  # keep configure_logging's handler (JSON or text, with the request id)
+        access_log=False,  # the app logs one access line per request itself, with its request id
         log_level=settings.log_level.lower(),
     )
+
+
+def _print_dev_key(settings: Settings, host: str, port: int) -> None:
+    from insight.auth.store import KeyStore, ensure_dev_key
+
+    try:
+        key = ensure_dev_key(KeyStore(settings.auth.keys_path), settings.auth.dev_key_path)
+    except InsightError as exc:
+        raise fail(exc) from exc
+    console.print(f"dev mode: local admin API key (kept in {settings.auth.dev_key_path}):\n{key}")
+    console.print(f"  curl -H 'Authorization: Bearer {key}' http://{host}:{port}/api/v1/collections")
 
 
 @app.command()
@@ -132,6 +153,8 @@ def model_card(
 
 collections_app = typer.Typer(help="Document collections: list, stats, delete.", no_args_is_help=True)
 app.add_typer(collections_app, name="collections")
+app.add_typer(keys_app, name="keys")
+app.add_typer(eval_app, name="eval")
 
 
 def _rag(settings: Settings) -> RagService:
@@ -150,11 +173,14 @@ def _files_under(paths: list[Path]) -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            found.extend(
-                (p, p.relative_to(path).as_posix())
-                for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS
-            )
+            root = path.resolve()
+            for p in sorted(path.rglob("*")):
+                if not (p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS):
+                    continue
+                if not p.resolve().is_relative_to(root):
+                    err_console.print(f"[yellow]skipped[/yellow] {p}: a link to {p.resolve()}, outside {path}")
+                    continue
+                found.append((p, p.relative_to(path).as_posix()))
         elif path.is_file():
             found.append((path, path.name))
         else:
@@ -324,11 +350,12 @@ def analyze(
             limits=DataLimits(max_rows=limits.max_rows, max_bytes=limits.max_bytes, max_columns=limits.max_columns),
             allow_sampling=allow_sampling,
         )
+        llm = LLMSlot(settings.llm).require()
         analyzer = Analyzer(
-            LLMSlot(settings.llm).require(),
+            llm,
             PromptRegistry(settings.prompts_dir),
             prompt_version=limits.prompt_version,
-            max_fact_tokens=limits.max_fact_tokens,
+            max_fact_tokens=limits.fact_budget(llm.provider),
         )
         with console.status("profiling and asking the model…"):
             response = analyzer.analyze_sync(parsed, question, domain)

@@ -16,6 +16,10 @@ class ApiSettings(BaseModel):
     cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
     access_log: bool = True
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    request_timeout_s: float = Field(
+        default=120.0, gt=0.0, description="time to the first response byte; past it the request gets a 504"
+    )
+    metrics: bool = Field(default=True, description="serve Prometheus metrics at /metrics")
 
     @field_validator("cors_origins")
     @classmethod
@@ -45,7 +49,12 @@ class EmbeddingSettings(BaseModel):
 
     provider: Literal["local", "openai_compatible"] = "local"
     threads: int = Field(default=1, ge=1, le=64)
-    batch_size: int = Field(default=32, ge=1, le=1024)
+    batch_size: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="texts per model call (local) or request (remote); 8 measured fastest for the local int8 model",
+    )
     model: str = "all-MiniLM-L6-v2"
     base_url: str | None = None
     api_key: str | None = None
@@ -63,12 +72,28 @@ class SearchSettings(BaseModel):
     chunk_tokens: int = Field(default=192, ge=16, le=2048)
     chunk_overlap: int = Field(default=32, ge=0, le=1024)
     candidates: int = Field(default=100, ge=1, le=1000)
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    aggregation: Literal["document", "chunk"] = Field(
+        default="document",
+        description="document: rank documents (best passage, first passage, document-level BM25), "
+        "each hit citing its best chunk; chunk: rank chunks",
+    )
+    fusion: Literal["rrf", "weighted"] = Field(default="weighted", description="weighted = min-max normalised")
     rrf_k: int = Field(default=60, ge=1)
-    dense_weight: float = Field(default=1.0, ge=0.0)
-    lexical_weight: float = Field(default=1.0, ge=0.0)
-    bm25_k1: float = Field(default=1.2, gt=0.0)
+    dense_weight: float = Field(default=0.30, ge=0.0, description="best passage (document) or chunk cosine")
+    first_chunk_weight: float = Field(default=0.10, ge=0.0, description="document aggregation: first passage")
+    lexical_weight: float = Field(default=0.60, ge=0.0)
+    bm25_k1: float = Field(default=0.9, gt=0.0)
     bm25_b: float = Field(default=0.75, ge=0.0, le=1.0)
+    title_repeats: int = Field(default=3, ge=0, le=10, description="title copies in the document-level BM25 text")
+    exact_dense_max_chunks: int = Field(
+        default=200_000, ge=0, description="collections up to this many chunks are searched exactly in memory"
+    )
+    snapshot_max_age_s: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="how long a search trusts its in-memory copy of a collection before asking Chroma for the version "
+        "(writes through the same process show at once; 0 = ask on every search)",
+    )
     max_query_chars: int = Field(default=2000, ge=1)
     max_top_k: int = Field(default=100, ge=1)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
@@ -85,6 +110,10 @@ class SearchSettings(BaseModel):
         return self
 
 
+LOCAL_TIMEOUT_S = 110.0
+REMOTE_TIMEOUT_S = 60.0
+
+
 class LLMSettings(BaseModel):
     """The chat model: llama.cpp in-process on a GGUF assembled from PyPI by default,
     or OpenAI, or any OpenAI-compatible server (vLLM, Ollama, llama.cpp server) via ``base_url``."""
@@ -95,12 +124,29 @@ class LLMSettings(BaseModel):
     api_key: str | None = None
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=1, le=32_768)
-    timeout_s: float = Field(default=60.0, gt=0.0)
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="seconds per model call (default: 60 for a remote provider, per attempt; 110 for the local "
+        "model, CPU-bound and slower on a busy machine, still under api.request_timeout_s)",
+    )
     max_retries: int = Field(default=2, ge=0, le=10)
-    concurrency: int = Field(default=4, ge=1, le=256, description="requests in flight per provider")
+    concurrency: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description="requests in flight to a remote provider (openai, openai_compatible); local: always 1",
+    )
     n_threads: int = Field(default=1, ge=1, le=64, description="llama.cpp threads (local)")
     n_ctx: int = Field(default=4096, ge=512, le=32_768, description="llama.cpp context window (local)")
     model_cache: Path = Field(default=Path("var/models/llm"), description="where the local GGUF is assembled")
+
+    @property
+    def call_timeout_s(self) -> float:
+        """``timeout_s``, or the default for the provider."""
+        if self.timeout_s is not None:
+            return self.timeout_s
+        return LOCAL_TIMEOUT_S if self.provider == "local" else REMOTE_TIMEOUT_S
 
     @model_validator(mode="after")
     def _base_url_for_compatible(self) -> LLMSettings:
@@ -109,12 +155,30 @@ class LLMSettings(BaseModel):
         return self
 
 
+LOCAL_FACT_TOKENS = 320
+REMOTE_FACT_TOKENS = 1200
+
+
 class AnalysisSettings(BaseModel):
     max_rows: int = Field(default=100_000, ge=1)
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_columns: int = Field(default=200, ge=1)
-    max_fact_tokens: int = Field(default=1200, ge=64, description="facts given to the model, by token count")
+    max_fact_tokens: int | None = Field(
+        default=None,
+        ge=64,
+        description="facts given to the model, by token count (default: 1200, or 320 for the local model, "
+        "whose prompt evaluation dominates its latency)",
+    )
     prompt_version: int | None = Field(default=None, description="analysis prompt version (default: latest)")
+    profile_cache_entries: int = Field(
+        default=256, ge=0, description="parsed and profiled tables kept by content for repeat requests (0: off)"
+    )
+
+    def fact_budget(self, provider: str) -> int:
+        """``max_fact_tokens``, or the default for ``provider``."""
+        if self.max_fact_tokens is not None:
+            return self.max_fact_tokens
+        return LOCAL_FACT_TOKENS if provider == "local" else REMOTE_FACT_TOKENS
 
 
 class TrackingSettings(BaseModel):
@@ -125,6 +189,9 @@ class TrackingSettings(BaseModel):
         default="var/mlflow/artifacts", description="a local path or a URI (s3://…, file://…)"
     )
     experiment: str = "insight-predictor"
+    ui_url: str | None = Field(
+        default="http://127.0.0.1:5000", description="the MLflow UI the workbench links runs to (none: no links)"
+    )
 
     @field_validator("uri")
     @classmethod
@@ -137,6 +204,48 @@ class TrackingSettings(BaseModel):
         return uri
 
 
+class AuthSettings(BaseModel):
+    """API keys (stored hashed in a SQLite file), each scoped to collections; per-key rate limits."""
+
+    enabled: bool = Field(default=True, description="off only for a closed, trusted network")
+    dev_mode: bool = Field(
+        default=False, description="local development: keep an admin key in dev_key_path (`insight serve --dev`)"
+    )
+    keys_path: Path = Path("var/auth/keys.db")
+    dev_key_path: Path = Field(
+        default=Path("var/auth/dev-key"), description="where `insight serve --dev` keeps its local admin key"
+    )
+    cache_ttl_s: float = Field(
+        default=2.0, ge=0.0, le=300.0, description="how long a verified key is trusted before the store is read again"
+    )
+    rate_limit: str = Field(
+        default="1200/minute", description="per key, in the `limits` notation: '100/second', '600/minute', …"
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parsable_rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"rate_limit {value!r} is not in the '<count>/<period>' notation") from exc
+        return value
+
+
+class EvaluationSettings(BaseModel):
+    """Prompt evaluation runs: where suites live, the model-output cache, MLflow experiment, bootstrap."""
+
+    suites_dir: Path = Path("eval/suites")
+    cache_dir: Path = Field(default=Path("var/eval/cache"), description="model outputs keyed by prompt/model/input")
+    experiment: str = "insight-eval"
+    bootstrap_samples: int = Field(default=2000, ge=100, le=100_000)
+    seed: int = 0
+    beir_dir: Path | None = Field(default=None, description="BEIR folder for suites whose dataset names none")
+    max_jobs: int = Field(default=8, ge=1, le=1000, description="evaluation runs kept in memory by the API")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="INSIGHT_",
@@ -146,6 +255,9 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        default="text", description="json: one JSON object per line, with the request id (for log shippers)"
+    )
     prompts_dir: Path = Field(
         default_factory=lambda: Path(__file__).resolve().parents[2] / "prompts",
         description="prompt templates, <name>/v<N>.yaml (default: the repository's prompts/)",
@@ -158,6 +270,8 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
 
 @lru_cache(maxsize=1)

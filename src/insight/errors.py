@@ -61,6 +61,22 @@ class TrackingUnavailable(InsightError):
     code = "tracking_unavailable"
 
 
+class SuiteNotFound(InsightError):
+    """No evaluation suite of that name (``eval/suites/<name>.yaml``)."""
+
+    code = "suite_not_found"
+
+
+class SuiteInvalid(ConfigError):
+    """An evaluation suite or dataset file that cannot be used; the message names the file and field."""
+
+    code = "suite_invalid"
+
+
+class EvalRunNotFound(InsightError):
+    code = "eval_run_not_found"
+
+
 class CollectionNotFound(InsightError):
     code = "collection_not_found"
 
@@ -137,3 +153,25 @@ class PromptInvalid(ConfigError):
     """A prompt file that cannot be used (bad YAML, missing field, variables that do not match the template)."""
 
     code = "prompt_invalid"
+
+
+class Unauthenticated(InsightError):
+    """No API key, or one that is unknown or revoked."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(InsightError):
+    """A valid API key without the right this request needs (another collection, or a scope it lacks)."""
+
+    code = "forbidden"
+
+
+class RateLimitExceeded(InsightError):
+    """This API key sent more requests than its rate limit allows; ``retry_after_s`` says when to try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

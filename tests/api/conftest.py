@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from insight.api.app import create_app
 from insight.api.deps import Services
+from insight.auth import KeyStore
 from insight.config import Settings
 from insight.llm.slot import LLMSlot
 from insight.predictor.service import PredictorSlot
@@ -16,7 +17,7 @@ from insight.rag.factory import RagSlot
 from insight.rag.service import RagService
 from insight.rag.store import ChromaStore, build_chroma_client
 from insight.rag.tokens import get_encoding
-from tests.conftest import make_settings
+from tests.conftest import auth_settings, make_settings
 from tests.rag.fakes import HashEmbeddings
 
 
@@ -35,6 +36,9 @@ def build_with_fakes(settings: Settings) -> Services:
 
 @pytest.fixture
 def client(trained_model_dir: Path, tmp_path: Path) -> Iterator[TestClient]:
-    settings = make_settings(tmp_path, model_dir=trained_model_dir)
-    with TestClient(create_app(settings, build=build_with_fakes)) as test_client:
+    """The app with auth on, called with an admin key (tests/api/test_tenants.py covers scoped keys)."""
+    settings = make_settings(tmp_path, model_dir=trained_model_dir, auth=auth_settings(tmp_path))
+    admin_key = KeyStore(settings.auth.keys_path).create("tests: admin", ["admin"]).key
+    app = create_app(settings, build=build_with_fakes)
+    with TestClient(app, headers={"Authorization": f"Bearer {admin_key}"}) as test_client:
         yield test_client

@@ -13,13 +13,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from insight import __version__
 from insight.api.deps import Services
 from insight.api.errors import install_error_handlers
-from insight.api.middleware import BodySizeLimit
-from insight.api.routes import analyze, ask, documents, health, predict, search
+from insight.api.middleware import BodySizeLimit, RequestTimeout
+from insight.api.routes import analyze, ask, documents, evals, health, predict, search
 from insight.config import Settings
 from insight.llm.slot import LLMSlot
+from insight.observability.metrics import InsightMetrics, metrics_endpoint
+from insight.observability.middleware import RequestContext
 from insight.predictor.service import PredictorSlot
 from insight.prompts import PromptRegistry
 from insight.rag.factory import RagSlot
+from insight.workbench.routes import mount_workbench
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +46,15 @@ def build_services(settings: Settings) -> Services:
 def create_app(settings: Settings, build: Callable[[Settings], Services] = build_services) -> FastAPI:
     """The app; ``build`` makes its services at start-up (tests pass one with fakes)."""
 
+    metrics = InsightMetrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = await anyio.to_thread.run_sync(build, settings)
+        services = await anyio.to_thread.run_sync(build, settings)
+        metrics.watch(services)
+        app.state.services = services
         yield
+        await services.evals.aclose()  # evaluation runs still going are cancelled, not orphaned
 
     app = FastAPI(
         title="Insight",
@@ -66,11 +74,19 @@ def create_app(settings: Settings, build: Callable[[Settings], Services] = build
         max_bytes=settings.api.max_body_bytes,
         upload_max_bytes=settings.search.max_upload_bytes * 4,
     )
+    app.add_middleware(RequestTimeout, timeout_s=settings.api.request_timeout_s)
+    # Added last, so outermost: 413s, 504s and errors get a request id, an access line and metrics too.
+    app.add_middleware(RequestContext, metrics=metrics, log_access=settings.api.access_log)
+    app.state.metrics = metrics
     install_error_handlers(app)
+    if settings.api.metrics:
+        app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(health.router)
     app.include_router(predict.router)
     app.include_router(documents.router)
     app.include_router(search.router)
     app.include_router(ask.router)
     app.include_router(analyze.router)
+    app.include_router(evals.router)
+    mount_workbench(app)
     return app

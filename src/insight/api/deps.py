@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from insight.analysis.cache import ProfileCache
+from insight.auth import Authenticator, Principal
 from insight.config import Settings
+from insight.evaluation.jobs import EvalJobs
 from insight.llm.slot import LLMSlot
 from insight.predictor.service import Predictor, PredictorSlot
 from insight.prompts import PromptRegistry
@@ -22,6 +26,14 @@ class Services:
     rag: RagSlot
     llm: LLMSlot
     prompts: PromptRegistry
+    auth: Authenticator = field(init=False)
+    profiles: ProfileCache = field(init=False)
+    evals: EvalJobs = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.auth = Authenticator(self.settings.auth)
+        self.profiles = ProfileCache(self.settings.analysis.profile_cache_entries)
+        self.evals = EvalJobs(self.settings.evaluation.max_jobs)
 
 
 async def get_services(request: Request) -> Services:
@@ -47,3 +59,61 @@ async def get_rag(services: ServicesDep) -> RagService:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 PredictorDep = Annotated[Predictor, Depends(get_predictor)]
 RagDep = Annotated[RagService, Depends(get_rag)]
+
+
+# Both only document the two ways to send a key in the OpenAPI schema; ``Authenticator`` reads the headers.
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key")
+
+
+async def get_principal(
+    request: Request,
+    services: ServicesDep,
+    _bearer_key: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _header_key: Annotated[str | None, Depends(_api_key_header)],
+) -> Principal:
+    """The caller's verified key (401 without one), counted against its rate limit (429)."""
+    return await services.auth.authenticate(request)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def _collection_reader(name: str, principal: PrincipalDep) -> Principal:
+    principal.require_collection("read", name)
+    return principal
+
+
+async def _collection_writer(name: str, principal: PrincipalDep) -> Principal:
+    principal.require_collection("write", name)
+    return principal
+
+
+async def _analyze_caller(principal: PrincipalDep) -> Principal:
+    principal.require("analyze")
+    return principal
+
+
+async def _predict_caller(principal: PrincipalDep) -> Principal:
+    principal.require("predict")
+    return principal
+
+
+async def _eval_caller(principal: PrincipalDep) -> Principal:
+    principal.require("eval")
+    return principal
+
+
+# Routes with the collection in the path ``{name}``; routes with it in the body call
+# ``principal.require_collection`` once the body is parsed.
+CollectionReader = Annotated[Principal, Depends(_collection_reader)]
+CollectionWriter = Annotated[Principal, Depends(_collection_writer)]
+AnalyzeCaller = Annotated[Principal, Depends(_analyze_caller)]
+PredictCaller = Annotated[Principal, Depends(_predict_caller)]
+EvalCaller = Annotated[Principal, Depends(_eval_caller)]
+
+AUTH_RESPONSES: dict[int | str, dict[str, str]] = {
+    401: {"description": "no API key, or an invalid or revoked one"},
+    403: {"description": "the API key lacks the scope or the collection access this route needs"},
+    429: {"description": "this API key's rate limit is spent; Retry-After says when to try again"},
+}

@@ -16,6 +16,8 @@ from insight.errors import (
     CollectionNotFound,
     ConfigError,
     DocumentNotFound,
+    EvalRunNotFound,
+    Forbidden,
     InsightError,
     InvalidDocument,
     InvalidInput,
@@ -28,8 +30,11 @@ from insight.errors import (
     OutputParseError,
     PayloadTooLarge,
     PromptNotFound,
+    RateLimitExceeded,
+    SuiteNotFound,
     TargetsNotMet,
     TrackingUnavailable,
+    Unauthenticated,
     UnsupportedFileType,
     VectorStoreUnavailable,
 )
@@ -53,11 +58,16 @@ STATUS_BY_ERROR: dict[type[InsightError], int] = {
     LLMTimeout: 504,
     LLMRateLimited: 429,
     PromptNotFound: 404,
+    SuiteNotFound: 404,
+    EvalRunNotFound: 404,
     ModelNotLoaded: 503,
     ModelIntegrityError: 503,
     TrackingUnavailable: 503,
     TargetsNotMet: 409,
     ConfigError: 500,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    RateLimitExceeded: 429,
 }
 
 
@@ -82,8 +92,10 @@ async def _insight_error(_request: Request, exc: Exception) -> Response:
     if status >= 500:
         log.error("%s: %s", exc.code, exc.message)
     response = error_response(status, exc.code, exc.message)
-    if isinstance(exc, LLMRateLimited) and exc.retry_after_s:
+    if isinstance(exc, LLMRateLimited | RateLimitExceeded) and exc.retry_after_s:
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+    if isinstance(exc, Unauthenticated):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="insight"'
     return response
 
 

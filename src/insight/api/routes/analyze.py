@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
+import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
@@ -14,18 +18,21 @@ from insight.analysis import (
     AnalysisResponse,
     Analyzer,
     DataLimits,
+    DataProfile,
     ParsedData,
     parse_csv_text,
     parse_file,
     parse_records,
 )
+from insight.analysis.cache import profile_key
 from insight.api.body import read_json_object
-from insight.api.deps import ServicesDep
+from insight.api.deps import AUTH_RESPONSES, AnalyzeCaller, ServicesDep
 from insight.errors import FieldProblem, InvalidInput, PayloadTooLarge, UnsupportedFileType
 
 router = APIRouter(prefix="/api/v1", tags=["analyze"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
     413: {"description": "over the row, column or byte limit (rows/columns may be sampled with allow_sampling)"},
     415: {"description": "an uploaded file that is not .csv, .json or .jsonl"},
     422: {"description": "empty or non-tabular data, bad question/domain"},
@@ -88,7 +95,19 @@ def _limits(services: ServicesDep) -> DataLimits:
     return DataLimits(max_rows=a.max_rows, max_bytes=a.max_bytes, max_columns=a.max_columns)
 
 
-async def _parse_json(request: Request, services: ServicesDep) -> tuple[ParsedData, str | None, str | None]:
+class _Posted:
+    """What was posted, not yet parsed: how to parse it (in a worker thread) and what identifies it."""
+
+    def __init__(
+        self, parse: Callable[[], ParsedData], identity: list[str | bytes], question: Any, domain: Any
+    ) -> None:
+        self.parse = parse
+        self.identity = identity
+        self.question = question if isinstance(question, str) else None
+        self.domain = domain if isinstance(domain, str) else None
+
+
+async def _parse_json(request: Request, services: ServicesDep) -> _Posted:
     payload = await read_json_object(request, services.settings.analysis.max_bytes)
     try:
         body = AnalyzeRequest.model_validate(payload)
@@ -99,14 +118,24 @@ async def _parse_json(request: Request, services: ServicesDep) -> tuple[ParsedDa
     if (body.data is None) == (body.csv is None):
         raise InvalidInput([FieldProblem(("body",), "send exactly one of 'data' (records) or 'csv'", "value_error")])
     limits = _limits(services)
+    parse: Callable[[], ParsedData]
     if body.data is not None:
         parse = functools.partial(parse_records, body.data, limits=limits, allow_sampling=body.allow_sampling)
+        identity: list[str | bytes] = ["records", _records_bytes(body.data)]
     else:
         parse = functools.partial(parse_csv_text, body.csv or "", limits=limits, allow_sampling=body.allow_sampling)
-    return await anyio.to_thread.run_sync(parse), body.question, body.domain
+        identity = ["csv", body.csv or ""]
+    return _Posted(parse, [*identity, str(body.allow_sampling)], body.question, body.domain)
 
 
-async def _parse_upload(request: Request, services: ServicesDep) -> tuple[ParsedData, str | None, str | None]:
+def _records_bytes(records: list[Any]) -> bytes:
+    try:
+        return orjson.dumps(records)
+    except TypeError:  # NaN and the like: let parsing report it, and never share a profile
+        return orjson.dumps(uuid.uuid4().hex)
+
+
+async def _parse_upload(request: Request, services: ServicesDep) -> _Posted:
     limits = _limits(services)
     async with request.form() as form:
         upload = form.get("file")
@@ -119,8 +148,24 @@ async def _parse_upload(request: Request, services: ServicesDep) -> tuple[Parsed
         sampling = str(form.get("allow_sampling", "false")).lower() in {"1", "true", "yes", "on"}
         name = upload.filename or "upload.csv"
     parse = functools.partial(parse_file, name, content, limits=limits, allow_sampling=sampling)
-    parsed = await anyio.to_thread.run_sync(parse)
-    return parsed, question if isinstance(question, str) else None, domain if isinstance(domain, str) else None
+    return _Posted(parse, ["file", name, content, str(sampling)], question, domain)
+
+
+def _prepare(posted: _Posted, analyzer: Analyzer, services: ServicesDep) -> tuple[ParsedData, DataProfile, float]:
+    """Parse and profile in one worker-thread hop, through the profile cache; the time it took."""
+    started = time.perf_counter()
+    limits = _limits(services)
+    key = profile_key(
+        [
+            *posted.identity,
+            f"{limits.max_rows}/{limits.max_columns}/{limits.max_bytes}",
+            str(analyzer.max_fact_tokens),
+            analyzer.llm.provider,
+            analyzer.llm.model_name,
+        ]
+    )
+    (parsed, facts), _hit = services.profiles.get_or_compute(key, lambda: analyzer.profile(posted.parse()))
+    return parsed, facts, round((time.perf_counter() - started) * 1000.0, 1)
 
 
 @router.post(
@@ -131,22 +176,26 @@ async def _parse_upload(request: Request, services: ServicesDep) -> tuple[Parsed
     response_model=AnalysisResponse,
     response_description="result (AnalysisResult), facts, grounding and meta",
 )
-async def analyze(request: Request, services: ServicesDep) -> Response:
+async def analyze(_caller: AnalyzeCaller, request: Request, services: ServicesDep) -> Response:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        parsed, question, domain = await _parse_upload(request, services)
+        posted = await _parse_upload(request, services)
     elif content_type.startswith("application/json"):
-        parsed, question, domain = await _parse_json(request, services)
+        posted = await _parse_json(request, services)
     else:
         raise UnsupportedFileType(
             f"send application/json or a multipart/form-data file, not {content_type or 'nothing'}"
         )
-    llm = await anyio.to_thread.run_sync(services.llm.require)
+    llm = services.llm.client
+    if llm is None:  # first use: build it (maybe loading a local model) off the event loop
+        llm = await anyio.to_thread.run_sync(services.llm.require)
+    settings = services.settings.analysis
     analyzer = Analyzer(
         llm,
         services.prompts,
-        prompt_version=services.settings.analysis.prompt_version,
-        max_fact_tokens=services.settings.analysis.max_fact_tokens,
+        prompt_version=settings.prompt_version,
+        max_fact_tokens=settings.fact_budget(llm.provider),
     )
-    response = await analyzer.analyze(parsed, question, domain)
+    parsed, facts, profile_ms = await anyio.to_thread.run_sync(_prepare, posted, analyzer, services)
+    response = await analyzer.analyze_profiled(parsed, facts, posted.question, posted.domain, profile_ms=profile_ms)
     return Response(response.model_dump_json(), media_type="application/json")

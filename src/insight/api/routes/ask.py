@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from insight.api.deps import RagDep, ServicesDep
+from insight.api.deps import AUTH_RESPONSES, PrincipalDep, RagDep, ServicesDep
 from insight.api.schemas.ask import AskRequest, AskResponse, CitationOut
 from insight.errors import FieldProblem, InsightError, InvalidInput
 from insight.rag.answer import Answer, Answerer
@@ -19,6 +19,7 @@ from insight.rag.answer import Answer, Answerer
 router = APIRouter(prefix="/api/v1", tags=["ask"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
     404: {"description": "no such collection"},
     422: {"description": "empty or over-long question"},
     502: {"description": "the language model failed or returned unusable output"},
@@ -47,7 +48,8 @@ def _sse(event: str, data: Any) -> bytes:
     responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "the answer (or its events)"}},
     summary="Answer a question from a collection's documents, with citations",
 )
-async def ask(body: AskRequest, services: ServicesDep, rag: RagDep) -> Any:
+async def ask(principal: PrincipalDep, body: AskRequest, services: ServicesDep, rag: RagDep) -> Any:
+    principal.require_collection("read", body.collection)
     limit = services.settings.search.max_query_chars
     if not body.question.strip() or len(body.question) > limit:
         raise InvalidInput(

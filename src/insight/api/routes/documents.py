@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from insight.api.body import read_json_object
-from insight.api.deps import RagDep, SettingsDep
+from insight.api.deps import CollectionReader, CollectionWriter, PrincipalDep, RagDep, SettingsDep
 from insight.api.schemas.rag import (
     CollectionCreate,
     CollectionList,
@@ -31,6 +31,9 @@ from insight.rag.store import CollectionInfo
 router = APIRouter(prefix="/api/v1/collections", tags=["documents"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no API key, or an invalid or revoked one"},
+    403: {"description": "the API key has no access to this collection"},
+    429: {"description": "this API key's rate limit is spent; Retry-After says when to try again"},
     404: {"description": "no such collection or document"},
     413: {"description": "an upload over the configured size limit"},
     415: {"description": "a file type that cannot be ingested; the message lists the supported ones"},
@@ -50,24 +53,25 @@ def _collection_out(info: CollectionInfo) -> CollectionOut:
 
 
 @router.post("", status_code=201, response_model=CollectionOut, responses=_ERRORS, summary="Create a collection")
-async def create_collection(body: CollectionCreate, rag: RagDep) -> CollectionOut:
+async def create_collection(principal: PrincipalDep, body: CollectionCreate, rag: RagDep) -> CollectionOut:
+    principal.require_collection("write", body.name)
     info = await anyio.to_thread.run_sync(rag.create_collection, body.name)
     return _collection_out(info)
 
 
 @router.get("", response_model=CollectionList, responses=_ERRORS, summary="List collections with counts")
-async def list_collections(rag: RagDep) -> CollectionList:
+async def list_collections(principal: PrincipalDep, rag: RagDep) -> CollectionList:
     infos = await anyio.to_thread.run_sync(rag.collections)
-    return CollectionList(collections=[_collection_out(i) for i in infos])
+    return CollectionList(collections=[_collection_out(i) for i in infos if principal.can("read", i.name)])
 
 
 @router.get("/{name}", response_model=CollectionOut, responses=_ERRORS, summary="Collection stats")
-async def collection_stats(name: str, rag: RagDep) -> CollectionOut:
+async def collection_stats(_caller: CollectionReader, name: str, rag: RagDep) -> CollectionOut:
     return _collection_out(await anyio.to_thread.run_sync(rag.collection_info, name))
 
 
 @router.delete("/{name}", status_code=204, responses=_ERRORS, summary="Delete a collection and its documents")
-async def delete_collection(name: str, rag: RagDep) -> Response:
+async def delete_collection(_caller: CollectionWriter, name: str, rag: RagDep) -> Response:
     await anyio.to_thread.run_sync(rag.delete_collection, name)
     return Response(status_code=204)
 
@@ -126,7 +130,9 @@ def _documents_request_body() -> dict[str, Any]:
     openapi_extra=_documents_request_body(),
     summary="Ingest documents: JSON texts, or uploaded files (multipart); idempotent by id and content",
 )
-async def ingest_documents(name: str, request: Request, rag: RagDep, settings: SettingsDep) -> Response:
+async def ingest_documents(
+    _caller: CollectionWriter, name: str, request: Request, rag: RagDep, settings: SettingsDep
+) -> Response:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         report = await _ingest_uploads(name, request, rag, settings.search.max_upload_bytes)
@@ -208,6 +214,6 @@ def _parse_metadata(raw: str | None) -> dict[str, str | int | float | bool]:
     responses=_ERRORS,
     summary="Delete a document everywhere (vector store and lexical index)",
 )
-async def delete_document(name: str, doc_id: str, rag: RagDep) -> DocumentDeleted:
+async def delete_document(_caller: CollectionWriter, name: str, doc_id: str, rag: RagDep) -> DocumentDeleted:
     deleted = await anyio.to_thread.run_sync(rag.delete_document, name, doc_id)
     return DocumentDeleted(collection=name, doc_id=doc_id, chunks_deleted=deleted)

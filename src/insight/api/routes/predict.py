@@ -15,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from insight.api.body import read_json_object, required_field
-from insight.api.deps import PredictorDep, Services
+from insight.api.deps import AUTH_RESPONSES, PredictCaller, PredictorDep, Services
 from insight.api.schemas.predict import (
     BatchPredictRequest,
     BatchPredictResponse,
@@ -32,6 +32,7 @@ from insight.predictor.service import Predictions, Predictor
 router = APIRouter(prefix="/api/v1", tags=["predict"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
     413: {"description": "body over the configured size limit"},
     422: {"description": "invalid input; `detail` names each field and its problem"},
     503: {"description": "no model loaded (none trained, or the artifact failed its hash check)"},
@@ -42,9 +43,16 @@ def _json(payload: Any) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
-def _served(request: Request) -> tuple[Predictor, Settings]:
-    """The loaded predictor (else 503, as ``PredictorDep`` gives) and the settings."""
+# The security schemes ``get_principal`` declares, for the routes that authenticate without it.
+_SECURITY: dict[str, Any] = {"security": [{"HTTPBearer": []}, {"APIKeyHeader": []}]}
+
+
+async def _served(request: Request) -> tuple[Predictor, Settings]:
+    """After checking the caller's key for the ``predict`` scope (as ``PredictCaller`` does): the loaded
+    predictor (else 503, as ``PredictorDep`` gives) and the settings."""
     services: Services = request.app.state.services
+    principal = await services.auth.authenticate(request)
+    principal.require("predict")
     return services.predictor.require(), services.settings
 
 
@@ -64,11 +72,11 @@ async def _predict(predictor: Predictor, matrix: FloatMatrix) -> Predictions:
     "/predict",
     response_model=PredictResponse,
     responses=_ERRORS,
-    openapi_extra=request_body(PredictRequest),
+    openapi_extra=request_body(PredictRequest) | _SECURITY,
     summary="Predict one instance",
 )
 async def predict(request: Request) -> Response:
-    predictor, settings = _served(request)
+    predictor, settings = await _served(request)
     payload = await read_json_object(request, settings.api.max_body_bytes)
     features = required_field(payload, "features")
     matrix = row_to_matrix(features, predictor.feature_names, ("body", "features"))
@@ -88,11 +96,11 @@ async def predict(request: Request) -> Response:
     "/predict/batch",
     response_model=BatchPredictResponse,
     responses=_ERRORS,
-    openapi_extra=request_body(BatchPredictRequest),
+    openapi_extra=request_body(BatchPredictRequest) | _SECURITY,
     summary="Predict many instances in one vectorised call",
 )
 async def predict_batch(request: Request) -> Response:
-    predictor, settings = _served(request)
+    predictor, settings = await _served(request)
     payload = await read_json_object(request, settings.api.max_body_bytes)
     rows = required_field(payload, "instances")
     matrix = rows_to_matrix(
@@ -110,8 +118,8 @@ async def predict_batch(request: Request) -> Response:
     return _json({"predictions": predictions, "model": {"name": meta.name, "version": meta.version}})
 
 
-@router.get("/model", response_model=ModelInfo, responses={503: _ERRORS[503]}, summary="Served model")
-async def model_info(predictor: PredictorDep) -> ModelInfo:
+@router.get("/model", response_model=ModelInfo, responses={**AUTH_RESPONSES, 503: _ERRORS[503]}, summary="Served model")
+async def model_info(_caller: PredictCaller, predictor: PredictorDep) -> ModelInfo:
     meta = predictor.metadata
     return ModelInfo(
         name=meta.name,

@@ -8,7 +8,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter
 
-from insight.api.deps import RagDep, SettingsDep
+from insight.api.deps import AUTH_RESPONSES, PrincipalDep, RagDep, SettingsDep
 from insight.api.schemas.rag import HitOut, RankScoreOut, Scores, SearchRequest, SearchResponse
 from insight.errors import FieldProblem, InvalidInput
 from insight.rag.search import RankScore, SearchHit
@@ -16,6 +16,7 @@ from insight.rag.search import RankScore, SearchHit
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
     404: {"description": "no such collection"},
     422: {"description": "empty or over-long query, bad top_k or filters"},
     503: {"description": "the vector store is unavailable"},
@@ -41,12 +42,15 @@ def _hit(hit: SearchHit) -> HitOut:
         page=int(page) if page is not None else None,
         section=str(section) if section is not None else None,
         metadata={k: v for k, v in meta.items() if k not in {"doc_hash", "n_chunks"}},
-        scores=Scores(fused=hit.score, dense=_rank(hit.dense), lexical=_rank(hit.lexical)),
+        scores=Scores(
+            fused=hit.score, dense=_rank(hit.dense), lexical=_rank(hit.lexical), first_chunk=_rank(hit.first_chunk)
+        ),
     )
 
 
 @router.post("/search", response_model=SearchResponse, responses=_ERRORS, summary="Search a collection")
-async def search(body: SearchRequest, rag: RagDep, settings: SettingsDep) -> SearchResponse:
+async def search(principal: PrincipalDep, body: SearchRequest, rag: RagDep, settings: SettingsDep) -> SearchResponse:
+    principal.require_collection("read", body.collection)
     limits = settings.search
     problems = []
     if not body.query.strip():
