@@ -86,3 +86,21 @@ def test_the_eval_scope_is_required(client: TestClient, tmp_path: Path) -> None:
         "/api/v1/evals", json={"suite": "predictor-ok"}, headers={"Authorization": f"Bearer {settings_key}"}
     )
     assert refused.status_code == 403
+
+
+def test_suites_and_recent_runs_are_listed(client: TestClient) -> None:
+    suites = client.get("/api/v1/evals/suites")
+    assert suites.status_code == 200, suites.text
+    by_name = {s["name"]: s for s in suites.json()["suites"]}
+    assert set(by_name) == {"predictor-ok", "predictor-strict"}
+    assert by_name["predictor-ok"]["kind"] == "predictor" and by_name["predictor-ok"]["targets"] == ["accuracy >= 0.85"]
+
+    assert client.get("/api/v1/evals").json() == {"runs": []}
+    first = client.post("/api/v1/evals", json={"suite": "predictor-ok", "track": False}).json()["id"]
+    _finished(client, first)
+    second = client.post("/api/v1/evals", json={"suite": "predictor-strict", "track": False}).json()["id"]
+    _finished(client, second)
+    runs = client.get("/api/v1/evals").json()["runs"]
+    assert [run["id"] for run in runs] == [second, first]  # newest first
+    assert [run["status"] for run in runs] == ["failed", "passed"]
+    assert client.get("/api/v1/evals", headers={"Authorization": "Bearer nope"}).status_code == 401

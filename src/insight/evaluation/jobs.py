@@ -72,6 +72,10 @@ class EvalJobs:
                 f"no evaluation run {job_id!r} (finished runs are kept: the last {self.max_jobs})"
             ) from None
 
+    def recent(self) -> list[EvalJob]:
+        """The runs kept, newest first."""
+        return list(reversed(self._jobs.values()))
+
     async def wait(self, job_id: str) -> EvalJob:
         task = self._tasks.get(job_id)
         if task is not None:

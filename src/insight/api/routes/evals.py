@@ -5,14 +5,22 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter
 
 from insight.api.deps import AUTH_RESPONSES, EvalCaller, ServicesDep
-from insight.api.schemas.evals import EvalRunCreated, EvalRunRequest, EvalRunStatus
+from insight.api.schemas.evals import (
+    EvalRunCreated,
+    EvalRunList,
+    EvalRunRequest,
+    EvalRunStatus,
+    SuiteList,
+    SuiteOut,
+)
 from insight.config import LLMSettings
 from insight.errors import SuiteNotFound
 from insight.evaluation.runner import Evaluator
-from insight.evaluation.suites import find_suite
+from insight.evaluation.suites import find_suite, list_suites
 from insight.llm.client import LLMClient
 
 router = APIRouter(prefix="/api/v1", tags=["evals"])
@@ -55,6 +63,40 @@ async def start_eval(body: EvalRunRequest, services: ServicesDep, _caller: EvalC
     evaluator.versions(loaded.suite, body.prompt_versions)  # an unknown version: 404 now, not a failed run later
     job = services.evals.start(evaluator, loaded, versions=body.prompt_versions, limit=body.limit, track=body.track)
     return EvalRunCreated(id=job.id, suite=job.suite, status=job.status)
+
+
+@router.get(
+    "/evals",
+    response_model=EvalRunList,
+    responses=AUTH_RESPONSES,
+    summary="Recent evaluation runs, newest first",
+)
+async def list_evals(services: ServicesDep, _caller: EvalCaller) -> EvalRunList:
+    return EvalRunList(runs=[EvalRunStatus.model_validate(asdict(job)) for job in services.evals.recent()])
+
+
+@router.get(
+    "/evals/suites",
+    response_model=SuiteList,
+    responses={**AUTH_RESPONSES, 500: {"description": "a suite file is invalid"}},
+    summary="The suites this server can run",
+)
+async def list_eval_suites(services: ServicesDep, _caller: EvalCaller) -> SuiteList:
+    loaded = await anyio.to_thread.run_sync(list_suites, services.settings.evaluation.suites_dir)
+    return SuiteList(
+        suites=[
+            SuiteOut(
+                name=item.suite.name,
+                kind=item.suite.kind,
+                description=item.suite.description,
+                prompt=item.suite.prompt.name if item.suite.prompt else None,
+                versions=(item.suite.prompt.versions or None) if item.suite.prompt else None,
+                metrics=item.suite.metrics,
+                targets=[f"{t.metric} {t.describe()}" for t in item.suite.targets],
+            )
+            for item in loaded
+        ]
+    )
 
 
 @router.get(

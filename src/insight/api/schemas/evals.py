@@ -144,3 +144,43 @@ class EvalRunStatus(BaseModel):
     total: int | None
     error: str | None
     results: list[EvalResultOut] = Field(description="one per prompt version, when finished")
+
+
+class EvalRunList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"runs": [EvalRunStatus.model_json_schema()["examples"][0]]}]}
+    )
+    runs: list[EvalRunStatus] = Field(description="the runs this replica keeps, newest first")
+
+
+class SuiteOut(BaseModel):
+    name: str
+    kind: str
+    description: str
+    prompt: str | None = Field(description="the prompt name the suite evaluates")
+    versions: list[int] | None = Field(description="the prompt versions it runs by default (none: the latest)")
+    metrics: list[str]
+    targets: list[str] = Field(description="each target as 'metric op value'")
+
+
+class SuiteList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "suites": [
+                        {
+                            "name": "retrieval-sample",
+                            "kind": "retrieval",
+                            "description": "hybrid search on the sample corpus",
+                            "prompt": None,
+                            "versions": None,
+                            "metrics": ["ndcg@10", "recall@10", "mrr"],
+                            "targets": ["ndcg@10 >= 0.75"],
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+    suites: list[SuiteOut]
