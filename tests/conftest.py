@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 import sklearn
 
-from insight.config import AuthSettings, PredictorSettings, Settings, TrackingSettings, VectorStoreSettings
+from insight.config import (
+    AuthSettings,
+    EvaluationSettings,
+    PredictorSettings,
+    Settings,
+    TrackingSettings,
+    VectorStoreSettings,
+)
 from insight.predictor.artifact import ModelMetadata, save_artifact
 from insight.predictor.config import load_model_config
 from insight.predictor.data import load_dataset, split_dataset
@@ -41,6 +48,7 @@ def make_settings(root: Path, model_dir: Path | None = None, **overrides: object
     overrides.setdefault("vectorstore", VectorStoreSettings(path=root / "vectorstore"))
     overrides.setdefault("auth", auth_settings(root, enabled=False))
     overrides.setdefault("prompts_dir", REPO_ROOT / "prompts")
+    overrides.setdefault("evaluation", EvaluationSettings(cache_dir=root / "eval-cache"))
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         predictor=PredictorSettings(config_path=MODEL_CONFIG, model_dir=model_dir or root / "models" / "predictor"),

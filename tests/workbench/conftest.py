@@ -18,12 +18,13 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from insight.api.app import create_app
 from insight.api.deps import Services
-from insight.config import LLMSettings, Settings
+from insight.config import EvaluationSettings, LLMSettings, Settings
 from insight.llm.client import LLMClient
 from insight.llm.slot import LLMSlot
 from tests.analysis.fakes import ToolCallingFake, tool_reply
 from tests.api.conftest import build_with_fakes
 from tests.conftest import REPO_ROOT, auth_settings, make_settings
+from tests.evaluation.conftest import write_suite
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -112,8 +113,24 @@ def live_server(trained_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
         return services
 
     root = tmp_path_factory.mktemp("workbench")
+    write_suite(
+        root / "suites",
+        name="analysis-two-versions",
+        description="the analysis prompt, v2 against v3, on two bundled tables",
+        kind="analysis",
+        prompt={"name": "analysis", "versions": [2, 3]},
+        dataset={"path": str(REPO_ROOT / "eval" / "datasets" / "analysis_sklearn.jsonl")},
+        metrics=["schema_valid", "grounded_rate"],
+        targets=[{"metric": "schema_valid", "value": 0.95}, {"metric": "grounded_rate", "value": 0.8}],
+        limit=2,
+    )
     # Auth on, in dev mode: the pages come with the local admin key pre-filled, as under `make run`.
-    settings = make_settings(root, model_dir=trained_model_dir, auth=auth_settings(root, dev_mode=True))
+    settings = make_settings(
+        root,
+        model_dir=trained_model_dir,
+        auth=auth_settings(root, dev_mode=True),
+        evaluation=EvaluationSettings(suites_dir=root / "suites", cache_dir=root / "cache", bootstrap_samples=200),
+    )
     with LiveServer(settings, build) as server:
         yield server
 

@@ -17,7 +17,7 @@ function fmt(value) {
 }
 
 function versionLabel(result) {
-  return result.prompt ? `${result.prompt.name} v${result.prompt.version}` : result.label;
+  return result.prompt ? `${result.prompt.prompt_name} v${result.prompt.prompt_version}` : result.label;
 }
 
 function runLink(result) {
@@ -40,7 +40,7 @@ export function drawChart(results) {
   const labelWidth = 150;
   const barWidth = 360;
   const block = (results.length + 1) * rowHeight + 8;
-  const root = svg("svg", { width: labelWidth + barWidth + 90, height: metrics.length * block, "data-metrics": metrics.length });
+  const root = svg("svg", { width: labelWidth + barWidth + 140, height: metrics.length * block, "data-metrics": metrics.length });
   const colours = ["#2256c9", "#e07b00", "#2a9d5b", "#8e44ad", "#c0392b"];
   metrics.forEach((metric, mi) => {
     const top = mi * block;
