@@ -3,6 +3,7 @@ counted (never averaged in), invalid output scores 0, the cache makes a re-run f
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,7 @@ def test_ask_scores_citations_against_gold_documents(
             tmp_path / "suites",
             name="ask-ci",
             kind="ask",
-            prompt={"name": "rag_answer"},
+            prompt={"name": "rag_answer", "versions": [1]},
             dataset={"path": qa_dataset},
             collection="ci-docs",
             corpus=corpus,
@@ -185,7 +186,7 @@ def test_a_failing_judge_leaves_its_metrics_unmeasured(
             tmp_path / "suites",
             name="ask-judge",
             kind="ask",
-            prompt={"name": "rag_answer"},
+            prompt={"name": "rag_answer", "versions": [1]},
             dataset={"path": qa_dataset},
             collection="ci-docs",
             corpus=corpus,
@@ -283,3 +284,40 @@ def test_predictor_suite_on_the_served_model(make_evaluator: MakeEvaluator, tmp_
     assert accuracy.value is not None and accuracy.low is not None and accuracy.high is not None
     assert accuracy.low <= accuracy.value <= accuracy.high and accuracy.measured == 114
     assert [t.passed for t in result.targets] == [True, False]
+
+
+def test_ask_with_rag_answer_v2_chooses_passages_first_as_the_service_does(
+    make_evaluator: MakeEvaluator, tmp_path: Path, corpus: Path, qa_dataset: Path
+) -> None:
+    def choose_then_answer(messages: list[BaseMessage]) -> AIMessage:
+        if "numbered passages" in str(messages[0].content):  # rag_select: a PassageChoice tool call
+            return tool_reply({"passages": [1]}, name="PassageChoice")
+        first = re.search(r"^\[1\] (.+)$", str(messages[-1].content), flags=re.MULTILINE)
+        return AIMessage(content=first.group(1)[:80] if first else "nothing")  # no [n] marker written
+
+    loaded = load_suite_file(
+        write_suite(
+            tmp_path / "suites",
+            name="ask-v2",
+            kind="ask",
+            prompt={"name": "rag_answer", "versions": [2]},
+            dataset={"path": qa_dataset},
+            collection="ci-docs",
+            corpus=corpus,
+            top_k=3,
+            metrics=["citation_precision", "citation_recall", "found_rate", "ndcg@3"],
+            targets=[{"metric": "citation_recall", "op": ">=", "value": 0.5}],
+        )
+    )
+    evaluator, model = make_evaluator(choose_then_answer)
+    (result,) = run(evaluator, loaded)
+    assert len(model.received) == 6  # two calls for each of the 3 cases with passages
+    top_right = [c for c in result.cases if c.detail.get("ranking", [None])[0] in c.detail.get("relevant", {})]
+    assert result.metrics["citation_recall"].value == pytest.approx(len(top_right) / 3)
+    answered = [c for c in result.cases if c.detail.get("cited")]
+    assert answered and all(c.output.endswith("[1]") for c in answered)  # the chosen passage is the citation
+
+    evaluator, model = make_evaluator(choose_then_answer)
+    (again,) = run(evaluator, loaded)
+    assert model.received == [] and again.cache_hits == 3
+    assert again.metrics["citation_recall"].value == result.metrics["citation_recall"].value

@@ -635,8 +635,30 @@ class AskScorer:
         hits = self.rag.search(str(self.suite.collection), query, top_k=self.suite.top_k, mode="hybrid")
         return relevant(hits, self.search.answer_min_dense)
 
+    def _answerer(self) -> Any:
+        """The service's ``Answerer`` (imported here, like the rest of the ask path, on first use)."""
+        from insight.rag.answer import Answerer
+
+        return Answerer(
+            self.rag,
+            self.llm,
+            self.evaluator.prompts,
+            top_k=self.suite.top_k,
+            min_dense=self.search.answer_min_dense,
+            context_tokens=self.search.answer_context_tokens,
+            prompt_name=self.prompt.name,
+            prompt_version=self.prompt.version,
+        )
+
     async def score(self, case: dict[str, Any], repeat: int) -> CaseRecord:
-        from insight.rag.answer import NOT_FOUND, check_citations, is_not_found, numbered_context
+        from insight.rag.answer import (
+            NOT_FOUND,
+            Answerer,
+            check_citations,
+            cite_passages,
+            is_not_found,
+            numbered_context,
+        )
 
         relevant_docs, query = _relevant(case), _query(case)
         record = CaseRecord(case_id=case["id"], repeat=repeat)
@@ -647,15 +669,19 @@ class AskScorer:
         if not hits:
             raw, context = NOT_FOUND, ""
             passages: list[Any] = []
+            chosen_numbers: Any = None
             record.latency_ms = round((time.perf_counter() - started) * 1000.0, 1)
             record.input_tokens = record.output_tokens = 0
         else:
             context, passages = numbered_context(hits, self.search.answer_context_tokens, self.llm.count_tokens)
             messages = self.prompt.format_messages(context=context, question=query)
             params = self.prompt.model_params.model_dump(exclude_none=True)
+            # rag_answer v2+ answers as the service does: passages chosen first (rag_select), then the answer.
+            answerer = self._answerer() if Answerer.structured(self.prompt) else None
+            select_sha256 = answerer.prompts.get(answerer.select_prompt_name).sha256 if answerer else ""
             key = cache_key(
                 kind="ask",
-                prompt_sha256=self.prompt.sha256,
+                prompt_sha256=self.prompt.sha256 + select_sha256,
                 model=f"{self.llm.provider}/{self.llm.model_name}",
                 params={**params, **self.evaluator.llm_settings(self.suite).model_dump(include={"temperature"})},
                 input=_messages_key(messages),
@@ -663,8 +689,12 @@ class AskScorer:
             )
             cached = self.evaluator.cache.get(key)
             if cached is None:
+                numbers: list[int] | None = None
                 try:
                     called = time.perf_counter()
+                    if answerer is not None:
+                        _, chosen, numbers, _ = await answerer.select(passages, context, query)
+                        messages = self.prompt.format_messages(context=chosen, question=query)
                     reply = await self.llm.ainvoke(messages, **params)
                 except UNMEASURED_ERRORS as exc:
                     record.unmeasured["*"] = exc.code
@@ -677,6 +707,7 @@ class AskScorer:
                 )
                 cached = {
                     "text": text,
+                    "passages": numbers,
                     "latency_ms": round((time.perf_counter() - called) * 1000.0, 1),
                     "input_tokens": tokens_in,
                     "output_tokens": tokens_out,
@@ -685,10 +716,18 @@ class AskScorer:
             else:
                 record.cached = True
             raw = str(cached["text"])
+            chosen_numbers = cached.get("passages")
             record.latency_ms = cached["latency_ms"]
             record.input_tokens, record.output_tokens = cached["input_tokens"], cached["output_tokens"]
         found = not is_not_found(raw)
-        text, citations, invalid = check_citations(raw, passages) if found else (NOT_FOUND, [], [])
+        citations: list[Any]
+        invalid: list[int]
+        if not found:
+            text, citations, invalid = NOT_FOUND, [], []
+        elif isinstance(chosen_numbers, list):
+            text, citations, invalid = cite_passages(raw, [int(n) for n in chosen_numbers], passages)
+        else:
+            text, citations, invalid = check_citations(raw, passages)
         record.output = text
         if not relevant_docs:  # an unanswerable case: its quality metrics are not defined, only its cost
             record.unmeasured["*"] = NO_JUDGEMENTS

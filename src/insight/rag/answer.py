@@ -223,7 +223,7 @@ class Answerer:
             text, citations, invalid = cite_passages(raw, numbers, passages)
         return Answer(text, True, citations, invalid, passages, meta)
 
-    async def _select(
+    async def select(
         self, passages: list[SearchHit], context: str, question: str
     ) -> tuple[list[SearchHit], str, list[int], dict[str, Any]]:
         """The passages the model chose (numbered as before), their context, and the numbers it chose."""
@@ -254,7 +254,7 @@ class Answerer:
         numbers: list[int] | None = None
         extra: dict[str, Any] = {}
         if self.structured(prompt):
-            _, context, numbers, extra = await self._select(passages, context, question)
+            _, context, numbers, extra = await self.select(passages, context, question)
         messages = prompt.format_messages(context=context, question=question)
         params = prompt.model_params.model_dump(exclude_none=True)
         reply = await self.llm.ainvoke(messages, **params)
@@ -277,7 +277,7 @@ class Answerer:
         numbers: list[int] | None = None
         extra: dict[str, Any] = {}
         if self.structured(prompt):
-            _, context, numbers, extra = await self._select(passages, context, question)
+            _, context, numbers, extra = await self.select(passages, context, question)
         messages = prompt.format_messages(context=context, question=question)
         params = prompt.model_params.model_dump(exclude_none=True)
         pieces: list[str] = []
