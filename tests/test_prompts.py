@@ -144,7 +144,7 @@ def test_variables_are_collected_across_messages(tmp_path: Path) -> None:
         (lambda t: t.replace("[who]", "[who, who]"), r"lists who more than once"),
         (lambda t: t + "defaults: {nobody: x}\n", r"defaults given for undeclared variable\(s\) nobody"),
         (lambda t: t.replace("temperature: 0.2", "temperature: 9"), r"model_params.temperature"),
-        (lambda t: "- just\n- a list\n", r"expected a mapping of fields"),
+        (lambda t: "- just\n- a list\n", r"must be a mapping of fields"),
         (lambda t: "name: [unclosed\n", r"not valid YAML"),
     ],
 )

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from insight.errors import PromptInvalid, PromptNotFound
+from insight.yamlfile import load_yaml_model
 
 _FILE_NAME = re.compile(r"^v(?P<version>[1-9][0-9]*)\.yaml$")
 _NAME = r"^[a-z][a-z0-9_]*$"
@@ -126,23 +126,7 @@ class Prompt:
 
 def _load(path: Path, expected_name: str, expected_version: int) -> Prompt:
     where = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PromptInvalid(f"{where}: cannot read: {exc}") from exc
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise PromptInvalid(f"{where}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PromptInvalid(f"{where}: expected a mapping of fields, got {type(data).__name__}")
-    try:
-        spec = PromptFile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise PromptInvalid(f"{where}: {problems}") from None
+    spec, raw = load_yaml_model(path, PromptFile, what="prompt", invalid=PromptInvalid)
     if spec.name != expected_name or spec.version != expected_version:
         raise PromptInvalid(
             f"{where}: declares {spec.name} v{spec.version} but its path says {expected_name} v{expected_version}"

@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from insight.errors import SuiteInvalid, SuiteNotFound
+from insight.yamlfile import load_yaml_model
 
 Kind = Literal["analysis", "ask", "retrieval", "predictor"]
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
@@ -155,21 +155,7 @@ class LoadedSuite(BaseModel):
 
 
 def load_suite_file(path: Path) -> LoadedSuite:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SuiteNotFound(f"cannot read suite {path}: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise SuiteInvalid(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SuiteInvalid(f"{path}: expected a mapping of fields")
-    try:
-        suite = Suite.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in exc.errors())
-        raise SuiteInvalid(f"{path}: {problems}") from None
+    suite, raw = load_yaml_model(path, Suite, what="suite", invalid=SuiteInvalid, unreadable=SuiteNotFound)
     return LoadedSuite(suite=suite, path=path, sha256=hashlib.sha256(raw).hexdigest())
 
 

@@ -6,10 +6,10 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from insight.errors import ConfigError
+from insight.yamlfile import load_yaml_model
 
 Estimator = Literal["logistic_regression", "random_forest", "gradient_boosting"]
 Metric = Literal["accuracy", "f1", "roc_auc", "precision", "recall"]
@@ -80,20 +80,6 @@ class ModelConfig(_Strict):
 
 def load_model_config(path: Path) -> ModelConfig:
     """Read and validate the YAML config; errors name the file and the field."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read model config {path}: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(raw) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"model config {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"model config {path} must be a mapping")
-    try:
-        config = ModelConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"model config {path} is invalid: {problems}") from exc
+    config, raw = load_yaml_model(path, ModelConfig, what="model config", invalid=ConfigError)
     config.sha256 = hashlib.sha256(raw).hexdigest()
     return config
