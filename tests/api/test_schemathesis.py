@@ -10,7 +10,7 @@ that answers both structured (tool-call) and plain-text requests, so no route fa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,6 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import LanguageModelInput
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.runnables import Runnable
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from schemathesis import APIOperation, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.python.asgi import shutdown_lifespans
@@ -40,6 +33,7 @@ from insight.rag.ingest import SourceDocument
 from insight.rag.loaders import LoadedDocument
 from tests.api.conftest import build_with_fakes
 from tests.conftest import auth_settings, make_settings
+from tests.llm.fakes import SchemaAwareFake
 
 EXAMPLES_PER_OPERATION = 25
 # One set of tool arguments that fits every structured output the routes ask for (each schema ignores
@@ -53,34 +47,9 @@ TOOL_ARGS: dict[str, Any] = {
 }
 
 
-class SchemaAwareFake(GenericFakeChatModel):
-    """Answers a structured-output request with a tool call for the schema it was bound to, else with text."""
-
-    def bind_tools(
-        self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
-    ) -> Runnable[LanguageModelInput, AIMessage]:
-        return self.bind(reply_tool=convert_to_openai_tool(tools[0])["function"]["name"], **kwargs)
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        name = kwargs.get("reply_tool")
-        if name is None:  # a plain-text request
-            message = AIMessage(content="Refunds are paid within 30 days [1].")
-        else:
-            message = AIMessage(
-                content="", tool_calls=[{"name": name, "args": TOOL_ARGS, "id": "c1", "type": "tool_call"}]
-            )
-        return ChatResult(generations=[ChatGeneration(message=message)])
-
-
 def _build(settings: Settings) -> Services:
     services = build_with_fakes(settings)
-    model = SchemaAwareFake(messages=iter(()))
+    model = SchemaAwareFake(messages=iter(()), default_args=TOOL_ARGS, text="Refunds are paid within 30 days [1].")
     services.llm = LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
     text = "Refunds are paid within 30 days to the original card."
     services.rag.require().ingest(

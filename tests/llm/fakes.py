@@ -6,13 +6,14 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 
 class FakeLlama:
@@ -113,3 +114,35 @@ class SlowFakeChatModel(GenericFakeChatModel):
         finally:
             self.active -= 1
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content="ok"))])
+
+
+class SchemaAwareFake(GenericFakeChatModel):
+    """Answers a structured-output request with a tool call for the schema it was bound to, else with text.
+
+    ``tool_args`` maps a schema's name to the arguments of its tool call; ``default_args`` serves the rest.
+    """
+
+    tool_args: dict[str, dict[str, Any]] = {}
+    default_args: dict[str, Any] | None = None
+    text: str = "Refunds are paid within 30 days [1]."
+    received: list[list[BaseMessage]] = []
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any) -> Any:
+        return self.bind(reply_tool=convert_to_openai_tool(tools[0])["function"]["name"], **kwargs)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.received.append(list(messages))
+        name = kwargs.get("reply_tool")
+        if name is None:  # a plain-text request
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.text))])
+        args = self.tool_args.get(name, self.default_args)
+        if args is None:
+            raise AssertionError(f"SchemaAwareFake has no reply for a {name} tool call")
+        call = {"name": name, "args": args, "id": "call_1", "type": "tool_call"}
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="", tool_calls=[call]))])

@@ -12,19 +12,16 @@ from typing import Any
 
 import pytest
 import uvicorn
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 
 from insight.api.app import create_app
 from insight.api.deps import Services
 from insight.config import EvaluationSettings, LLMSettings, Settings
 from insight.llm.client import LLMClient
 from insight.llm.slot import LLMSlot
-from tests.analysis.fakes import ToolCallingFake, tool_reply
 from tests.api.conftest import build_with_fakes
 from tests.conftest import REPO_ROOT, auth_settings, make_settings
 from tests.evaluation.conftest import write_suite
+from tests.llm.fakes import SchemaAwareFake
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -46,29 +43,6 @@ ANALYSIS_REPLY = {
     "recommendations": ["Watch whether APAC keeps growing."],
 }
 ANSWER = "Refunds are paid within 30 days to the original card [1]."
-
-
-class WorkbenchFake(ToolCallingFake):
-    """Structured calls get the analysis or the passage choice (by the bound schema); plain calls the answer."""
-
-    def bind_tools(self, tools: Any, *, tool_choice: str | None = None, **kwargs: Any) -> Any:
-        return self.bind(bound_tools=[getattr(tool, "__name__", str(tool)) for tool in tools], **kwargs)
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.received.append(list(messages))
-        tools = kwargs.get("bound_tools") or []
-        if "PassageChoice" in tools:
-            reply = tool_reply({"passages": [1]}, name="PassageChoice")
-            return ChatResult(generations=[ChatGeneration(message=reply)])
-        if tools:
-            return ChatResult(generations=[ChatGeneration(message=tool_reply(ANALYSIS_REPLY))])
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=ANSWER))])
 
 
 def free_port() -> int:
@@ -108,7 +82,11 @@ class LiveServer:
 def live_server(trained_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     def build(settings: Settings) -> Services:
         services = build_with_fakes(settings)
-        model = WorkbenchFake(messages=iter(()))
+        model = SchemaAwareFake(
+            messages=iter(()),
+            tool_args={"AnalysisResult": ANALYSIS_REPLY, "PassageChoice": {"passages": [1]}},
+            text=ANSWER,
+        )
         services.llm = LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
         return services
 
