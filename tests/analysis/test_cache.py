@@ -71,3 +71,12 @@ def test_fact_budget_defaults_per_provider() -> None:
     assert AnalysisSettings().fact_budget("local") == LOCAL_FACT_TOKENS < REMOTE_FACT_TOKENS
     assert AnalysisSettings().fact_budget("openai_compatible") == REMOTE_FACT_TOKENS
     assert AnalysisSettings(max_fact_tokens=700).fact_budget("local") == 700
+
+
+def test_get_answers_only_what_is_cached(sales: list[dict[str, object]], tokens: Callable[[str], int]) -> None:
+    cache = ProfileCache(4)
+    compute, _calls = counting(sales, tokens)
+    assert cache.get("k") is None and (cache.hits, cache.misses) == (0, 0)
+    stored, _hit = cache.get_or_compute("k", compute)
+    assert cache.get("k") is stored and cache.hits == 1
+    assert ProfileCache(0).get("k") is None

@@ -153,3 +153,36 @@ def test_a_percentage_is_not_backed_by_a_count() -> None:
     assert [s.text for s in report.supported] == ["5"]
     correlation = [Fact(id="c", kind="correlation", text="r = 0.93", values={"r": 0.93})]
     assert ground(result("A 93% correlation."), correlation).grounded_rate == 1.0
+
+
+def test_an_index_built_once_grounds_as_a_fresh_one_does() -> None:
+    from insight.analysis.grounding import FactIndex
+
+    names = ["sales_2023", "region", "price"]
+    index = FactIndex.build(FACTS, names)
+    answers = [
+        result("Sales fell 20% from 80 to 64 (2024-01-01 to 2024-03-01).", "Mean price 1,234.57; 1.2k rows."),
+        result("North holds 12.5% (0.125) of rows; sales_2023 fell by 16.", "Up 7% to 99 in 2025-07-01."),
+        result("Columns: 4, change -16, 3 periods; 5% of 3 is not backed."),
+    ]
+    for answer in answers:
+        assert ground(answer, FACTS, names=names, index=index) == ground(answer, FACTS, names=names)
+
+
+def test_of_equally_close_facts_the_first_backs_the_figure() -> None:
+    from insight.analysis.grounding import FactIndex
+
+    twins = [
+        Fact(id="a.first", kind="shape", text="x", values={"v": 10.0}),
+        Fact(id="b.second", kind="shape", text="x", values={"v": 10.0}),
+    ]
+    report = ground(result("It is 10."), twins, index=FactIndex.build(twins))
+    assert [item.fact_id for item in report.supported] == ["a.first"]
+
+
+def test_a_profile_builds_its_grounding_index_once_per_names() -> None:
+    rows = [{"month": f"2024-0{i}-01", "sales": 10.0 * i} for i in range(1, 7)]
+    facts = profile(parse_records(rows).frame)
+    first = facts.grounding_index(["month", "sales"])
+    assert facts.grounding_index(["month", "sales"]) is first
+    assert facts.grounding_index(["sales"]) is not first

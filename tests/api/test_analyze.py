@@ -114,3 +114,17 @@ def test_the_same_table_again_reuses_its_profile(api: TestClient) -> None:
     assert (cache.hits, cache.misses) == (1, 2)
     assert first.json()["facts"] == second.json()["facts"] != changed.json()["facts"]
     check_grounded(second.json())
+
+
+@pytest.mark.parametrize("inline_max_bytes", [0, 64 * 1024], ids=["in-worker-thread", "on-event-loop"])
+def test_a_repeat_hits_the_cache_whether_looked_up_in_a_thread_or_on_the_loop(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch, inline_max_bytes: int
+) -> None:
+    from insight.api.routes import analyze as route
+
+    monkeypatch.setattr(route, "_INLINE_KEY_MAX_BYTES", inline_max_bytes)
+    cache = api.app.state.services.profiles  # type: ignore[attr-defined]
+    bodies = [api.post("/api/v1/analyze", json={"csv": CSV}).json() for _ in range(3)]
+    assert (cache.hits, cache.misses) == (2, 1)
+    assert bodies[0]["facts"] == bodies[2]["facts"]
+    check_grounded(bodies[2])

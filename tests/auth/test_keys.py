@@ -209,3 +209,28 @@ def test_dev_mode_setting_gives_the_app_its_local_admin_key(tmp_path: Path) -> N
     assert authenticator.dev_key == settings.dev_key_path.read_text().strip()
     assert Authenticator(settings).dev_key == authenticator.dev_key  # reused across restarts
     assert Authenticator(auth_settings(tmp_path / "other")).dev_key is None
+
+
+def test_the_rate_limit_storage_cleans_up_at_most_once_per_interval() -> None:
+    from limits import parse
+    from limits.strategies import MovingWindowRateLimiter
+
+    from insight.auth.guard import _ThrottledExpiryStorage
+
+    now = [100.0]
+    storage = _ThrottledExpiryStorage(interval_s=1.0, clock=lambda: now[0])
+    limiter = MovingWindowRateLimiter(storage)
+    limit = parse("3/minute")
+    timers = [storage.timer]  # the constructor's
+    decisions = []
+    for _ in range(5):
+        timers[-1].join(1.0)  # each clean-up done before the next hit: the base class would start another
+        decisions.append(limiter.hit(limit, "client"))
+        if storage.timer is not timers[-1]:
+            timers.append(storage.timer)
+    assert decisions == [True, True, True, False, False]  # the limit itself is unchanged
+    assert len(timers) == 2  # one clean-up scheduled in the first second, not one per hit
+    now[0] += 1.5
+    limiter.hit(limit, "client")
+    assert storage.timer is not timers[-1]  # the interval passed: the next clean-up
+    storage.timer.join(1.0)

@@ -45,6 +45,17 @@ class ProfileCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def get(self, key: str) -> Prepared | None:
+        """The cached value (counted as a hit), or None (not counted: ``get_or_compute`` follows)."""
+        if self.max_entries == 0:
+            return None
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return found
+
     def get_or_compute(self, key: str, compute: Callable[[], Prepared]) -> tuple[Prepared, bool]:
         """The cached value and True, or ``compute()`` (stored) and False. Errors from ``compute`` are not cached."""
         if self.max_entries == 0:

@@ -155,7 +155,8 @@ class Analyzer:
         latency_ms: float,
         profile_ms: float,
     ) -> AnalysisResponse:
-        grounding = ground(result, facts.facts, names=[str(c) for c in parsed.frame.columns], alpha=self.alpha)
+        names = [str(c) for c in parsed.frame.columns]
+        grounding = ground(result, facts.facts, names=names, alpha=self.alpha, index=facts.grounding_index(names))
         final = result.model_copy(update={"confidence": grounding.adjusted_confidence})
         input_tokens = sum(u.get("input_tokens", 0) for u in usage.usage_metadata.values())
         output_tokens = sum(u.get("output_tokens", 0) for u in usage.usage_metadata.values())

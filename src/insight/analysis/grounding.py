@@ -25,9 +25,10 @@ The rule:
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from insight.analysis.models import AnalysisResult, Fact, GroundingReport, SupportedNumber, UnsupportedNumber
@@ -69,6 +70,7 @@ class _Candidate:
     value: float
     fact_id: str
     percent: bool = False  # a percentage (``*_pct`` value, or ``12.5%`` in a fact's text)
+    order: int = 0  # its place in the pool: of equally close candidates, the first wins
 
 
 def extract_numbers(text: str) -> list[Mention]:
@@ -90,6 +92,66 @@ def extract_numbers(text: str) -> list[Mention]:
     return mentions
 
 
+class _Sorted:
+    """Candidates sorted by value, so that those near a figure are found by bisection."""
+
+    def __init__(self, candidates: Iterable[_Candidate]) -> None:
+        self.candidates = sorted(candidates, key=lambda c: c.value)
+        self.values = [c.value for c in self.candidates]
+
+    def near(self, value: float, half_unit: float, rel_tol: float) -> Sequence[_Candidate]:
+        """A superset of the candidates within tolerance of ``value`` (``FactIndex.match`` checks each exactly)."""
+        slack = 1e-9 * (abs(value) + half_unit + 1.0)  # float rounding at the edges
+        low = min(value * (1.0 - rel_tol), value - half_unit) - slack
+        high = max(value / (1.0 - rel_tol) if rel_tol < 1.0 else math.inf, value + half_unit) + slack
+        return self.candidates[bisect.bisect_left(self.values, low) : bisect.bisect_right(self.values, high)]
+
+
+class FactIndex:
+    """What ``ground`` needs from the facts and names, computed once: the names to mask (longest first), each
+    fact's dates, and the candidate values sorted for lookup (all, percentages only, the rest)."""
+
+    def __init__(self, masks: list[str], fact_dates: list[tuple[str, set[str]]], candidates: list[_Candidate]):
+        self.masks = masks
+        self.fact_dates = fact_dates
+        self._by_kind: dict[bool | None, _Sorted] = {
+            None: _Sorted(candidates),
+            True: _Sorted(c for c in candidates if c.percent),
+            False: _Sorted(c for c in candidates if not c.percent),
+        }
+
+    @classmethod
+    def build(cls, facts: list[Fact], names: Iterable[str] = ()) -> FactIndex:
+        masks = sorted({n for n in [*names, *(f.id for f in facts)] if _maskable(n)}, key=len, reverse=True)
+        fact_dates = [(fact.id, set(_DATE.findall(fact.text))) for fact in facts]
+        return cls(masks, fact_dates, _candidates(facts))
+
+    def match(self, mention: Mention, rel_tol: float = REL_TOL) -> str | None:
+        """The fact whose value is closest to the figure (within tolerance), or None.
+
+        A percentage is compared with the facts' percentages as written and with every other value as a
+        fraction (``93%`` ↔ ``r = 0.93``), never with a count: ``5%`` is not backed by "5 periods".
+        """
+        # (value, half a unit, which candidates it may match: None = any, True = percentages, False = the rest)
+        forms: list[tuple[float, float, bool | None]] = [(abs(mention.value), mention.half_unit, None)]
+        if mention.percent:
+            forms = [
+                (abs(mention.value), mention.half_unit, True),
+                (abs(mention.value) / 100.0, mention.half_unit / 100.0, False),
+            ]
+        # the closest; of equally close ones, the earlier form, then the earlier candidate in the pool
+        best: tuple[float, int, int, str] | None = None
+        for form, (value, half_unit, kind) in enumerate(forms):
+            for candidate in self._by_kind[kind].near(value, half_unit, rel_tol):
+                error = abs(value - candidate.value)
+                scale = max(value, candidate.value)
+                if error <= max(rel_tol * scale, half_unit):
+                    relative = error / scale if scale else 0.0
+                    if best is None or (relative, form, candidate.order) < best[:3]:
+                        best = (relative, form, candidate.order, candidate.fact_id)
+        return None if best is None else best[3]
+
+
 def ground(
     result: AnalysisResult,
     facts: list[Fact],
@@ -97,29 +159,34 @@ def ground(
     names: Iterable[str] = (),
     rel_tol: float = REL_TOL,
     alpha: float = ALPHA,
+    index: FactIndex | None = None,
 ) -> GroundingReport:
-    """Which figures in ``result`` the ``facts`` support; ``names`` (column names) are masked out first."""
+    """Which figures in ``result`` the ``facts`` support; ``names`` (column names) are masked out first.
+
+    ``index``: ``FactIndex.build(facts, names)`` made once for these facts and names (a cached profile
+    keeps one), so that only the result's own text is read per call; built here when not given.
+    """
+    if index is None:
+        index = FactIndex.build(facts, names)
     texts = [result.summary, *result.key_points, *(result.recommendations or [])]
-    masks = sorted({n for n in [*names, *(f.id for f in facts)] if _maskable(n)}, key=len)
-    candidates = _candidates(facts)
-    fact_dates = [(fact.id, set(_DATE.findall(fact.text))) for fact in facts]
     supported: list[SupportedNumber] = []
     unsupported: list[UnsupportedNumber] = []
     for raw in texts:
         text = raw
-        for name in reversed(masks):  # longest first, so a name containing another is masked whole
-            text = text.replace(name, " ")
+        for name in index.masks:  # longest first, so a name containing another is masked whole
+            if name in text:
+                text = text.replace(name, " ")
         for date in _DATE.findall(text):
             if len(date) == 4:
                 continue  # a bare year: checked as a figure below
-            source = next((fact_id for fact_id, dates in fact_dates if date in dates), None)
+            source = next((fact_id for fact_id, dates in index.fact_dates if date in dates), None)
             if source is None:
                 unsupported.append(UnsupportedNumber(value=None, text=date))
             else:
                 supported.append(SupportedNumber(value=None, text=date, fact_id=source))
         text = _DATE.sub(lambda m: m.group(0) if len(m.group(0)) == 4 else " ", text)
         for mention in extract_numbers(text):
-            fact_id = _match(mention, candidates, rel_tol)
+            fact_id = index.match(mention, rel_tol)
             if fact_id is None:
                 unsupported.append(UnsupportedNumber(value=mention.value, text=mention.text))
             else:
@@ -156,31 +223,4 @@ def _candidates(facts: list[Fact]) -> list[_Candidate]:
             pool.append(_Candidate(abs(mention.value), fact.id, mention.percent))
             if mention.percent:
                 pool.append(_Candidate(abs(mention.value) / 100.0, fact.id))
-    return pool
-
-
-def _match(mention: Mention, candidates: list[_Candidate], rel_tol: float) -> str | None:
-    """The fact whose value is closest to the figure (within tolerance), or None.
-
-    A percentage is compared with the facts' percentages as written and with every other value as a
-    fraction (``93%`` ↔ ``r = 0.93``), never with a count: ``5%`` is not backed by "5 periods".
-    """
-    # (value, half a unit, which candidates it may match: None = any, True = percentages, False = the rest)
-    forms: list[tuple[float, float, bool | None]] = [(abs(mention.value), mention.half_unit, None)]
-    if mention.percent:
-        forms = [
-            (abs(mention.value), mention.half_unit, True),
-            (abs(mention.value) / 100.0, mention.half_unit / 100.0, False),
-        ]
-    best: tuple[float, str] | None = None
-    for value, half_unit, kind in forms:
-        for candidate in candidates:
-            if kind is not None and candidate.percent != kind:
-                continue
-            error = abs(value - candidate.value)
-            scale = max(value, candidate.value)
-            if error <= max(rel_tol * scale, half_unit):
-                relative = error / scale if scale else 0.0
-                if best is None or relative < best[0]:
-                    best = (relative, candidate.fact_id)
-    return None if best is None else best[1]
+    return [_Candidate(c.value, c.fact_id, c.percent, order) for order, c in enumerate(pool)]

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from insight.analysis.grounding import FactIndex
 from insight.analysis.models import Fact, FactKind
 from insight.analysis.parsing import quote
 
@@ -68,9 +69,18 @@ class DataProfile:
     dropped_facts: int = 0
     fact_tokens: int = 0
     notes: list[str] = field(default_factory=list)
+    _indexes: dict[tuple[str, ...], FactIndex] = field(default_factory=dict, repr=False, compare=False)
 
     def render(self) -> str:
         return render_facts(self.facts)
+
+    def grounding_index(self, names: Iterable[str]) -> FactIndex:
+        """``FactIndex`` of these facts and column names, built once per profile (a cached profile reuses it)."""
+        key = tuple(names)
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = FactIndex.build(self.facts, key)
+        return index
 
 
 def render_fact(fact: Fact) -> str:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from insight.config import LLMSettings
 from insight.llm.errors import translate_llm_errors
-from insight.llm.structured import model_name_of, structured
+from insight.llm.structured import StructuredCall, model_name_of
 from insight.rag.tokens import DEFAULT_ENCODING, SUPPORTED_ENCODINGS, count_tokens, get_encoding
 
 T = TypeVar("T", bound=BaseModel)
@@ -59,7 +59,8 @@ class LLMClient:
         self._slots = anyio.Semaphore(self.capacity)
         self._sync_slots = threading.BoundedSemaphore(self.capacity)
         self._encoding = encoding
-        self._structured: dict[tuple[type[BaseModel], str], Runnable[LanguageModelInput, Any]] = {}
+        self._structured: dict[tuple[type[BaseModel], str], StructuredCall[Any]] = {}
+        self._runnables: dict[tuple[type[BaseModel], str], Runnable[LanguageModelInput, Any]] = {}
 
     @property
     def in_flight(self) -> int:
@@ -97,16 +98,24 @@ class LLMClient:
             values["extra_body"] = extra
         return values
 
+    def _structured_call(self, schema: type[T], params: Mapping[str, Any] | None) -> StructuredCall[T]:
+        """One ``StructuredCall`` per (schema, call arguments), built on first use and reused."""
+        call = self.call_params(params)
+        key = (schema, json.dumps(call, sort_keys=True, default=str))
+        found = self._structured.get(key)
+        if found is None:
+            found = self._structured[key] = StructuredCall(self.model, schema, self.settings, call)
+        return found
+
     def structured_runnable(
         self, schema: type[T], params: Mapping[str, Any] | None = None
     ) -> Runnable[LanguageModelInput, T]:
         """The schema-validated runnable for this backend (no slot: compose it, or use ``astructured``)."""
         call = self.call_params(params)
         key = (schema, json.dumps(call, sort_keys=True, default=str))
-        runnable = self._structured.get(key)
+        runnable = self._runnables.get(key)
         if runnable is None:
-            runnable = structured(self.model, schema, self.settings, call)
-            self._structured[key] = runnable
+            runnable = self._runnables[key] = self._structured_call(schema, params).runnable()
         return runnable
 
     async def ainvoke(self, value: LanguageModelInput, **kwargs: Any) -> AIMessage:
@@ -127,15 +136,15 @@ class LLMClient:
 
         ``params``: call arguments such as a prompt's ``model_params`` (temperature, max_tokens).
         """
-        runnable = self.structured_runnable(schema, params)
+        call = self._structured_call(schema, params)  # called directly: no runnable layer per request
         async with self._slots:
-            result = await runnable.ainvoke(value)
+            result = await call.arun(value)
         return _as_schema(result, schema)
 
     def structured(self, value: LanguageModelInput, schema: type[T], params: Mapping[str, Any] | None = None) -> T:
-        runnable = self.structured_runnable(schema, params)
+        call = self._structured_call(schema, params)
         with self._sync_slots:
-            result = runnable.invoke(value)
+            result = call.run(value)
         return _as_schema(result, schema)
 
 

@@ -15,8 +15,8 @@ validated by the Pydantic model; an invalid answer is sent back once with the va
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Generic, Literal, TypeVar
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -123,18 +123,98 @@ def forced_tool_call(
     refuses extra arguments there), and parsed in the calling task: LangChain's parser chain runs its
     sync steps in executor threads, a thread hop each, which shows at a hundred requests a second.
     """
-    tool = convert_to_openai_tool(schema)["function"]["name"]
-    # The OpenAI form forces the call (llama.cpp builds its grammar from it); BaseChatModel types it as str.
-    forced: Any = {"type": "function", "function": {"name": tool}}
-    bound = model.bind_tools([schema], tool_choice=forced, **(params or {}))
+    call = _ForcedToolCall(model, schema, params)
+    return RunnableLambda(call.invoke, afunc=call.ainvoke, name=f"parse_{call.tool}")
 
-    def outcome(message: BaseMessage) -> dict[str, Any]:
-        return tool_outcome(message, schema, tool)
 
-    async def aoutcome(message: BaseMessage) -> dict[str, Any]:
-        return outcome(message)
+class _ForcedToolCall:
+    """The model with the ``schema`` tool forced and ``params`` bound; its reply parsed in the same step.
 
-    return bound | RunnableLambda(outcome, afunc=aoutcome, name=f"parse_{tool}")
+    Called directly (not as a two-step runnable sequence), so a request pays for one LangChain run (the
+    chat model's) instead of three.
+    """
+
+    def __init__(self, model: BaseChatModel, schema: type[BaseModel], params: Mapping[str, Any] | None) -> None:
+        self.schema = schema
+        self.tool = convert_to_openai_tool(schema)["function"]["name"]
+        # The OpenAI form forces the call (llama.cpp builds its grammar from it); BaseChatModel types it as str.
+        forced: Any = {"type": "function", "function": {"name": self.tool}}
+        self.bound = model.bind_tools([schema], tool_choice=forced, **(params or {}))
+
+    def invoke(self, messages: LanguageModelInput) -> dict[str, Any]:
+        return tool_outcome(self.bound.invoke(messages), self.schema, self.tool)
+
+    async def ainvoke(self, messages: LanguageModelInput) -> dict[str, Any]:
+        return tool_outcome(await self.bound.ainvoke(messages), self.schema, self.tool)
+
+
+class StructuredCall(Generic[T]):
+    """A validated ``schema`` instance from a list of messages, with one repair attempt (see ``structured``).
+
+    ``run``/``arun`` may be called directly (``LLMClient`` does: no runnable layer around it), or through
+    the runnable that ``structured`` wraps around them.
+    """
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        schema: type[T],
+        settings: LLMSettings,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        method = STRUCTURED_METHOD.get(settings.provider)
+        extra = dict(params or {})
+        self.schema = schema
+        self.provider = settings.provider
+        self.model_name = model_name_of(model, settings)
+        self._invoke: Callable[[list[BaseMessage]], Any]
+        self._ainvoke: Callable[[list[BaseMessage]], Awaitable[Any]]
+        if isinstance(model, BaseChatOpenAI) and method != "function_calling":
+            # json_schema (ChatOpenAI's default, method None) or the method the provider names
+            bound = (
+                model.with_structured_output(schema, include_raw=True, **extra)
+                if method is None
+                else model.with_structured_output(schema, method=method, include_raw=True, **extra)
+            )
+            self._invoke, self._ainvoke = bound.invoke, bound.ainvoke
+        else:
+            call = _ForcedToolCall(model, schema, extra)
+            self._invoke, self._ainvoke = call.invoke, call.ainvoke
+
+    def _failure(self, problem: str) -> OutputParseError:
+        return OutputParseError(
+            f"LLM provider {self.provider!r} (model {self.model_name!r}) returned output that does not fit "
+            f"{self.schema.__name__} after one repair attempt: {problem}"
+        )
+
+    def run(self, value: LanguageModelInput) -> T:
+        messages = to_messages(value)
+        with translate_llm_errors(self.provider, self.model_name):
+            result = self._invoke(messages)
+            parsed, problem = _outcome(result, self.schema)
+            if parsed is not None:
+                return parsed
+            retry = self._invoke(_repair_messages(messages, result, problem, self.schema))
+            parsed, problem = _outcome(retry, self.schema)
+        if parsed is None:
+            raise self._failure(problem)
+        return parsed
+
+    async def arun(self, value: LanguageModelInput) -> T:
+        messages = to_messages(value)
+        with translate_llm_errors(self.provider, self.model_name):
+            result = await self._ainvoke(messages)
+            parsed, problem = _outcome(result, self.schema)
+            if parsed is not None:
+                return parsed
+            retry = await self._ainvoke(_repair_messages(messages, result, problem, self.schema))
+            parsed, problem = _outcome(retry, self.schema)
+        if parsed is None:
+            raise self._failure(problem)
+        return parsed
+
+    def runnable(self) -> Runnable[LanguageModelInput, T]:
+        return RunnableLambda(self.run, afunc=self.arun, name=f"structured_{self.schema.__name__}")
 
 
 def structured(
@@ -148,48 +228,4 @@ def structured(
     ``params`` (call arguments, e.g. a prompt's temperature and max_tokens) go with every model call,
     the repair attempt included.
     """
-    method = STRUCTURED_METHOD.get(settings.provider)
-    extra = dict(params or {})
-    bound: Runnable[LanguageModelInput, Any]
-    if isinstance(model, BaseChatOpenAI) and method is not None and method != "function_calling":
-        bound = model.with_structured_output(schema, method=method, include_raw=True, **extra)
-    elif isinstance(model, BaseChatOpenAI) and method is None:
-        bound = model.with_structured_output(schema, include_raw=True, **extra)  # json_schema
-    else:
-        bound = forced_tool_call(model, schema, extra)
-    provider = settings.provider
-    name = model_name_of(model, settings)
-
-    def failure(problem: str) -> OutputParseError:
-        return OutputParseError(
-            f"LLM provider {provider!r} (model {name!r}) returned output that does not fit {schema.__name__} "
-            f"after one repair attempt: {problem}"
-        )
-
-    def run(value: LanguageModelInput) -> T:
-        messages = to_messages(value)
-        with translate_llm_errors(provider, name):
-            result = bound.invoke(messages)
-            parsed, problem = _outcome(result, schema)
-            if parsed is not None:
-                return parsed
-            retry = bound.invoke(_repair_messages(messages, result, problem, schema))
-            parsed, problem = _outcome(retry, schema)
-        if parsed is None:
-            raise failure(problem)
-        return parsed
-
-    async def arun(value: LanguageModelInput) -> T:
-        messages = to_messages(value)
-        with translate_llm_errors(provider, name):
-            result = await bound.ainvoke(messages)
-            parsed, problem = _outcome(result, schema)
-            if parsed is not None:
-                return parsed
-            retry = await bound.ainvoke(_repair_messages(messages, result, problem, schema))
-            parsed, problem = _outcome(retry, schema)
-        if parsed is None:
-            raise failure(problem)
-        return parsed
-
-    return RunnableLambda(run, afunc=arun, name=f"structured_{schema.__name__}")
+    return StructuredCall(model, schema, settings, params).runnable()
