@@ -139,3 +139,23 @@ def test_an_unsafe_request_id_is_replaced(sent: str) -> None:
     with TestClient(app) as client:
         echoed = client.get("/", headers={"X-Request-ID": sent.encode()}).headers["X-Request-ID"]
     assert echoed != sent and len(echoed) == 32
+
+
+def test_a_library_that_sets_debug_on_import_follows_the_service_level() -> None:
+    import bm25s  # noqa: F401  (sets its logger to DEBUG when imported)
+
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    library = logging.getLogger("bm25s")
+    try:
+        stream = io.StringIO()
+        configure_logging("INFO", "json", stream)
+        library.debug("Building index from tokens")
+        assert stream.getvalue() == ""
+        library.info("kept")
+        assert json.loads(stream.getvalue())["message"] == "kept"
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+        library.setLevel(logging.DEBUG)

@@ -90,4 +90,6 @@ def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None =
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    # bm25s sets its own logger to DEBUG on import; follow the service's level instead.
+    logging.getLogger("bm25s").setLevel(level)
     return handler
