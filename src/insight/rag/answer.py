@@ -144,6 +144,19 @@ class PassageChoice(BaseModel):
     )
 
 
+@dataclass
+class _Prepared:
+    """What the answering call needs: the prompt, its messages and params, and the numbered passages."""
+
+    prompt: Prompt
+    started: float
+    passages: list[SearchHit]
+    messages: list[BaseMessage]
+    params: dict[str, Any]
+    numbers: list[int] | None
+    extra: dict[str, Any]
+
+
 class Answerer:
     """Retrieval → prompt → answer with checked citations.
 
@@ -242,9 +255,10 @@ class Answerer:
         cited = valid + [n for n in numbers if n not in valid]  # the invalid ones are reported, not cited
         return [passages[n - 1] for n in valid], chosen_context, cited, meta
 
-    async def answer(
-        self, collection: str, question: str, top_k: int | None = None, filters: Filters | None = None
-    ) -> Answer:
+    async def _prepare(
+        self, collection: str, question: str, top_k: int | None, filters: Filters | None
+    ) -> _Prepared | Answer:
+        """Everything up to the answering call, or the "not found" answer when nothing relevant came back."""
         started = time.perf_counter()
         prompt = self.prompt()
         hits = await self._retrieve(collection, question, top_k, filters)
@@ -255,39 +269,47 @@ class Answerer:
         extra: dict[str, Any] = {}
         if self.structured(prompt):
             _, context, numbers, extra = await self.select(passages, context, question)
-        messages = prompt.format_messages(context=context, question=question)
-        params = prompt.model_params.model_dump(exclude_none=True)
-        reply = await self.llm.ainvoke(messages, **params)
-        answer = self._finish(prompt, started, messages, passages, str(reply.content).strip(), numbers)
-        answer.meta.update(extra)
+        return _Prepared(
+            prompt=prompt,
+            started=started,
+            passages=passages,
+            messages=prompt.format_messages(context=context, question=question),
+            params=prompt.model_params.model_dump(exclude_none=True),
+            numbers=numbers,
+            extra=extra,
+        )
+
+    def _checked(self, prepared: _Prepared, raw: str) -> Answer:
+        answer = self._finish(
+            prepared.prompt, prepared.started, prepared.messages, prepared.passages, raw.strip(), prepared.numbers
+        )
+        answer.meta.update(prepared.extra)
         return answer
+
+    async def answer(
+        self, collection: str, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> Answer:
+        prepared = await self._prepare(collection, question, top_k, filters)
+        if isinstance(prepared, Answer):
+            return prepared
+        reply = await self.llm.ainvoke(prepared.messages, **prepared.params)
+        return self._checked(prepared, str(reply.content))
 
     async def stream(
         self, collection: str, question: str, top_k: int | None = None, filters: Filters | None = None
     ) -> AsyncIterator[tuple[str, Any]]:
         """Events: ``("token", text)`` as the model writes, then ``("answer", Answer)`` with checked citations."""
-        started = time.perf_counter()
-        prompt = self.prompt()
-        hits = await self._retrieve(collection, question, top_k, filters)
-        if not hits:
-            yield "token", NOT_FOUND
-            yield "answer", Answer(answer=NOT_FOUND, found=False, meta=self._meta(prompt, started, "", ""))
+        prepared = await self._prepare(collection, question, top_k, filters)
+        if isinstance(prepared, Answer):
+            yield "token", prepared.answer
+            yield "answer", prepared
             return
-        context, passages = numbered_context(hits, self.context_tokens, self.llm.count_tokens)
-        numbers: list[int] | None = None
-        extra: dict[str, Any] = {}
-        if self.structured(prompt):
-            _, context, numbers, extra = await self.select(passages, context, question)
-        messages = prompt.format_messages(context=context, question=question)
-        params = prompt.model_params.model_dump(exclude_none=True)
         pieces: list[str] = []
         async with self.llm.slot():
             with translate_llm_errors(self.llm.provider, self.llm.model_name):
-                async for chunk in self.llm.model.astream(messages, **self.llm.call_params(params)):
+                async for chunk in self.llm.model.astream(prepared.messages, **self.llm.call_params(prepared.params)):
                     token = str(chunk.content)
                     if token:
                         pieces.append(token)
                         yield "token", token
-        answer = self._finish(prompt, started, messages, passages, "".join(pieces).strip(), numbers)
-        answer.meta.update(extra)
-        yield "answer", answer
+        yield "answer", self._checked(prepared, "".join(pieces))
