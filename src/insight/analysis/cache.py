@@ -60,12 +60,9 @@ class ProfileCache:
         """The cached value and True, or ``compute()`` (stored) and False. Errors from ``compute`` are not cached."""
         if self.max_entries == 0:
             return compute(), False
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return found, True
+        found = self.get(key)
+        if found is not None:
+            return found, True
         value = compute()  # outside the lock: two first requests for one table may both compute it
         with self._lock:
             self.misses += 1
