@@ -55,6 +55,12 @@ class EmbeddingSettings(BaseModel):
         le=1024,
         description="texts per model call (local) or request (remote); 8 measured fastest for the local int8 model",
     )
+    query_model: Literal["int8", "document"] = Field(
+        default="int8",
+        description="local: embed queries with an int8-compute copy of the model derived at first use "
+        "(~35 % faster, vectors within cosine 0.99), or with the documents' model",
+    )
+    model_cache: Path = Field(default=Path("var/models/embeddings"), description="where the query copy is derived")
     model: str = "all-MiniLM-L6-v2"
     base_url: str | None = None
     api_key: str | None = None

