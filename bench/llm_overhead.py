@@ -242,10 +242,14 @@ def main() -> int:
             wait_until_up(f"{base}/health", service, 60.0)
             if args.warmup > 0:
                 asyncio.run(load(base, args.clients, args.warmup, args.distinct))
-            cpu = psutil.Process(service.pid)
-            cpu_before = sum(cpu.cpu_times()[:2])
+            processes = {
+                "service": psutil.Process(service.pid),
+                "mock": psutil.Process(mock.pid),
+                "clients": psutil.Process(),
+            }
+            cpu_before = {name: sum(process.cpu_times()[:2]) for name, process in processes.items()}
             latencies, n_errors, errors, elapsed = asyncio.run(load(base, args.clients, args.duration, args.distinct))
-            service_cpu_s = sum(cpu.cpu_times()[:2]) - cpu_before
+            cpu_s = {name: sum(process.cpu_times()[:2]) - cpu_before[name] for name, process in processes.items()}
         finally:
             for process in (service, mock):
                 process.terminate()
@@ -271,7 +275,11 @@ def main() -> int:
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
         # CPU the service process spent per answered request (all its threads): on a machine shared with
         # other work this is steadier than throughput; 1000 / it is the most one core could serve.
-        "service_cpu_ms_per_request": round(service_cpu_s * 1000 / len(latencies), 2) if latencies else None,
+        "service_cpu_ms_per_request": round(cpu_s["service"] * 1000 / len(latencies), 2) if latencies else None,
+        # The harness's own share of the same cores: with 2 CPUs, what the mock and the clients use is
+        # not available to the service.
+        "mock_cpu_ms_per_request": round(cpu_s["mock"] * 1000 / len(latencies), 2) if latencies else None,
+        "clients_cpu_ms_per_request": round(cpu_s["clients"] * 1000 / len(latencies), 2) if latencies else None,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
     }
@@ -279,7 +287,8 @@ def main() -> int:
         f"{result['requests_ok']} ok, {n_errors} errors in {result['duration_s']} s: "
         f"{result['throughput_rps']} req/s of an ideal {result['ideal_rps']} (ratio {result['ratio_to_ideal']}); "
         f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms; service CPU "
-        f"{result['service_cpu_ms_per_request']} ms/request; load average {result['load_average_1m']} "
+        f"{result['service_cpu_ms_per_request']} ms/request (mock {result['mock_cpu_ms_per_request']}, clients "
+        f"{result['clients_cpu_ms_per_request']}); load average {result['load_average_1m']} "
         f"on {result['cpu_count']} CPUs"
     )
     print(json.dumps(result))

