@@ -72,11 +72,16 @@ def main() -> None:
     parser.add_argument("--fact-tokens", type=int, default=None, help="fact budget (default: the local default)")
     parser.add_argument("--prompt-version", type=int, default=None, help="analysis prompt version (default: latest)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per model call (a busy machine is slow)")
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (the service's default is 1)")
     args = parser.parse_args()
 
     imported_s = time.perf_counter() - STARTED
     settings = LLMSettings(
-        provider="local", model_cache=args.model_cache, max_tokens=args.max_tokens, timeout_s=args.timeout
+        provider="local",
+        model_cache=args.model_cache,
+        max_tokens=args.max_tokens,
+        timeout_s=args.timeout,
+        n_threads=args.threads,
     )
     fact_tokens = AnalysisSettings(max_fact_tokens=args.fact_tokens).fact_budget("local")
     loading = time.perf_counter()
