@@ -1,4 +1,4 @@
-"""A deterministic, dependency-free embedder: hashed bag of words, L2-normalised."""
+"""Test doubles for the search job: a deterministic hashed bag-of-words embedder, and plain-text documents."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import re
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+from insight.rag.ingest import SourceDocument
+from insight.rag.loaders import LoadedDocument
 
 DIM = 64
 
@@ -51,3 +54,12 @@ class FailingAfter(HashEmbeddings):
             self.calls.append(len(texts))
             raise RuntimeError("simulated crash during embedding")
         return super().embed_array(texts)
+
+
+def doc(doc_id: str, text: str, title: str = "", **metadata: str | int) -> SourceDocument:
+    """A plain-text source document whose source is its id (title: the id unless given)."""
+    return SourceDocument(
+        doc_id=doc_id,
+        document=LoadedDocument(source=doc_id, title=title or doc_id, text=text, kind="text"),
+        metadata=dict(metadata),
+    )

@@ -8,25 +8,17 @@ import pytest
 from insight.config import SearchSettings
 from insight.rag.chunking import chunk_document
 from insight.rag.ingest import SourceDocument
-from insight.rag.loaders import LoadedDocument
 from insight.rag.search import Ranking, RankScore, fuse_rankings
 from insight.rag.service import RagService
 from insight.rag.snapshot import build_snapshot, document_text
 from insight.rag.tokens import get_encoding
+from tests.rag.fakes import doc
 
 LONG = (
     "Photosynthesis turns light into chemical energy in the chloroplast. "
     + " ".join(f"Filler sentence number {i} talks about nothing in particular." for i in range(40))
     + " The final paragraph mentions mitochondria and cellular respiration."
 )
-
-
-def doc(doc_id: str, text: str, title: str = "", **metadata: str | int) -> SourceDocument:
-    return SourceDocument(
-        doc_id=doc_id,
-        document=LoadedDocument(source=doc_id, title=title or doc_id, text=text, kind="text"),
-        metadata=dict(metadata),
-    )
 
 
 def corpus() -> list[SourceDocument]:

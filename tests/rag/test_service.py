@@ -7,9 +7,8 @@ import pytest
 from insight.errors import CollectionExists, CollectionNotFound, DocumentNotFound, InvalidInput
 from insight.rag.chunking import chunk_document
 from insight.rag.ingest import SourceDocument
-from insight.rag.loaders import LoadedDocument
 from insight.rag.service import RagService
-from tests.rag.fakes import FailingAfter, HashEmbeddings
+from tests.rag.fakes import FailingAfter, HashEmbeddings, doc
 
 TOPICS = {
     "refunds": "Refunds are paid within 30 days to the original card. Ask support with the order number.",
@@ -17,14 +16,6 @@ TOPICS = {
     "security": "Passwords rotate every ninety days and laptops use full disk encryption with recovery keys.",
     "holidays": "Staff take twenty five days of annual leave plus public holidays, booked in the HR portal.",
 }
-
-
-def doc(doc_id: str, text: str, title: str = "", **metadata: str | int) -> SourceDocument:
-    return SourceDocument(
-        doc_id=doc_id,
-        document=LoadedDocument(source=doc_id, title=title or doc_id, text=text, kind="text"),
-        metadata=dict(metadata),
-    )
 
 
 def corpus() -> list[SourceDocument]:
