@@ -1,0 +1,245 @@
+"""The insight engine: every type over the whole table and one-filter subspaces, within a time budget;
+Benjamini–Hochberg over every test run; ranked by significance × impact; near-duplicates merged.
+
+Ranking (documented in docs/insights.md):
+- significance = 1 − p_adjusted (Benjamini–Hochberg over all tests); 1 for descriptive findings that
+  have no p-value (a data-quality or a concentration threshold);
+- impact = coverage × strength: coverage is the share of rows the subspace holds (1 for the whole
+  table), strength the type's effect on a 0–1 scale (|r|, ε², a share, …);
+- score = significance × impact. A question boosts (for ordering only) the insights on the columns and
+  words it names, by 1 + 0.5 per name matched.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from insight.analysis.insights import correlation, quality
+from insight.analysis.insights.base import Candidate, Roles, TableView, column_roles
+from insight.analysis.insights.model import Insight, InsightReport, Subspace
+
+Finder = Callable[[TableView], list[Candidate]]
+Deriver = Callable[[list[Candidate], list[Candidate]], list[Candidate]]
+"""Rewrites the findings that passed the FDR control (``(passed, all_candidates) -> passed``), e.g. sibling
+subspace findings into one exception finding: no new test is run, so the p-values the new findings carry
+come from the tests they combine."""
+
+# Types searched in one-filter subspaces too; the rest read the whole table only.
+SUBSPACE_TYPES = frozenset({"correlation", "trend", "group_difference"})
+MAX_SUBSPACE_DIMENSION_VALUES = 12
+QUESTION_BOOST = 0.5
+
+
+def default_finders() -> dict[str, Finder]:
+    """Every insight type the engine knows, by name."""
+    return {"correlation": correlation.find}
+
+
+def default_derivers() -> dict[str, Deriver]:
+    """Findings made of other findings (exceptions across sibling subspaces), by name."""
+    return {}
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    top_k: int = 8
+    fdr_q: float = 0.05
+    time_budget_s: float = 2.0
+    min_subspace_rows: int = 30
+    min_subspace_share: float = 0.05
+
+
+@dataclass
+class _Search:
+    candidates: list[Candidate] = field(default_factory=list)
+    subspaces: int = 0
+    exhausted: bool = False
+
+
+class InsightEngine:
+    """Computes the ranked insights of a typed table. Stateless: one instance serves every request."""
+
+    def __init__(
+        self,
+        settings: EngineSettings = EngineSettings(),
+        finders: dict[str, Finder] | None = None,
+        derivers: dict[str, Deriver] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.finders = finders if finders is not None else default_finders()
+        self.derivers = derivers if derivers is not None else default_derivers()
+
+    def run(self, frame: pd.DataFrame, question: str | None = None, notes: Sequence[str] = ()) -> InsightReport:
+        started = time.perf_counter()
+        deadline = started + self.settings.time_budget_s
+        issues = quality.assess(frame)
+        suppressed = quality.suppressed_columns(issues)
+        roles = _without(column_roles(frame), suppressed)
+        search = _Search()
+        whole = TableView(frame, roles, deadline=deadline)
+        for finder in self.finders.values():
+            search.candidates.extend(finder(whole))
+        self._subspaces(frame, roles, deadline, search)
+        tested = _adjust(search.candidates)
+        passed = [c for c in search.candidates if _passes(c, self.settings.fdr_q)]
+        for derive in self.derivers.values():
+            passed = derive(passed, search.candidates)
+        merged = _merge(passed)
+        insights = [_insight(c, issues) for c in merged]
+        ranked = sorted(insights, key=lambda i: (-_boosted(i, question), i.id))
+        report_notes = list(notes)
+        if suppressed:
+            report_notes.append("left out as too incomplete (over half missing): " + ", ".join(sorted(suppressed)))
+        return InsightReport(
+            insights=ranked[: self.settings.top_k],
+            significant=len(ranked),
+            candidates_tested=tested,
+            fdr_q=self.settings.fdr_q,
+            quality=issues,
+            subspaces_searched=search.subspaces,
+            budget_exhausted=search.exhausted,
+            engine_ms=round((time.perf_counter() - started) * 1000.0, 1),
+            notes=report_notes,
+        )
+
+    def _subspaces(self, frame: pd.DataFrame, roles: Roles, deadline: float, search: _Search) -> None:
+        finders = [f for name, f in self.finders.items() if name in SUBSPACE_TYPES]
+        if not finders:
+            return
+        rows = len(frame)
+        floor = max(self.settings.min_subspace_rows, int(self.settings.min_subspace_share * rows))
+        for dimension in roles.dimensions:
+            labels = frame[dimension].astype(str).where(frame[dimension].notna())
+            counts = labels.value_counts()
+            if not 2 <= len(counts) <= MAX_SUBSPACE_DIMENSION_VALUES:
+                continue
+            inner = Roles(
+                measures=[m for m in roles.measures if m != dimension],
+                dimensions=[d for d in roles.dimensions if d != dimension],
+                time=roles.time,
+                entities=roles.entities,
+            )
+            for value, count in counts.items():
+                if count < floor:
+                    continue
+                if time.perf_counter() > deadline:
+                    search.exhausted = True
+                    return
+                part = frame[labels == value]
+                view = TableView(
+                    part,
+                    inner,
+                    subspace=Subspace(column=dimension, value=str(value)),
+                    coverage=count / rows,
+                    deadline=deadline,
+                )
+                search.subspaces += 1
+                for finder in finders:
+                    for candidate in finder(view):
+                        candidate.subspace = view.subspace
+                        candidate.coverage = view.coverage
+                        search.candidates.append(candidate)
+
+
+def _without(roles: Roles, suppressed: set[str]) -> Roles:
+    return Roles(
+        measures=[c for c in roles.measures if c not in suppressed],
+        dimensions=[c for c in roles.dimensions if c not in suppressed],
+        time=roles.time if roles.time not in suppressed else None,
+        entities=[c for c in roles.entities if c not in suppressed],
+    )
+
+
+def _adjust(candidates: list[Candidate]) -> int:
+    """Benjamini–Hochberg over every candidate with a p-value; returns how many tests that was."""
+    tested = [c for c in candidates if c.test.p_value is not None]
+    if not tested:
+        return 0
+    p_values = np.array([min(1.0, max(0.0, float(c.test.p_value or 0.0))) for c in tested])
+    adjusted = stats.false_discovery_control(p_values, method="bh")
+    for candidate, value in zip(tested, adjusted, strict=True):
+        candidate.test = candidate.test.model_copy(update={"p_adjusted": float(value)})
+    return len(tested)
+
+
+def _passes(candidate: Candidate, q: float) -> bool:
+    if not candidate.reportable:
+        return False
+    return candidate.test.p_value is None or (candidate.test.p_adjusted is not None and candidate.test.p_adjusted <= q)
+
+
+def _merge(passed: list[Candidate]) -> list[Candidate]:
+    """A subspace finding that the whole table already shows (same type, columns and direction) is dropped;
+    so is the weaker of two findings on the same columns of one subspace."""
+    whole = {c.key: c for c in passed if c.subspace is None}
+    best: dict[tuple[object, ...], Candidate] = {}
+    for candidate in passed:
+        if candidate.subspace is not None:
+            same = whole.get(candidate.key)
+            if same is not None and same.direction == candidate.direction:
+                continue
+        slot = (candidate.key, candidate.subspace)
+        if (
+            slot not in best
+            or _significance(candidate) * candidate.strength > _significance(best[slot]) * best[slot].strength
+        ):
+            best[slot] = candidate
+    return list(best.values())
+
+
+def _weight(candidate: Candidate) -> float:
+    return _significance(candidate) * candidate.strength
+
+
+def _significance(candidate: Candidate) -> float:
+    if candidate.test.p_adjusted is None:
+        return 1.0
+    return max(0.0, 1.0 - candidate.test.p_adjusted)
+
+
+def _insight(candidate: Candidate, issues: list[quality.QualityIssue]) -> Insight:
+    impact = min(1.0, max(0.0, candidate.coverage * candidate.strength))
+    ident = f"{candidate.type}:{'~'.join(candidate.columns)}"
+    if candidate.subspace is not None:
+        ident += f"@{candidate.subspace.column}={candidate.subspace.value}"
+    return Insight(
+        id=ident,
+        type=candidate.type,
+        columns=candidate.columns,
+        subspace=candidate.subspace,
+        statement=candidate.statement,
+        values=candidate.values,
+        test=candidate.test,
+        impact=round(impact, 4),
+        score=round(_significance(candidate) * impact, 4),
+        expression=candidate.expression,
+        chart=candidate.chart,
+        caveats=[*candidate.caveats, *quality.caveats_for(candidate.columns, issues)],
+    )
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _boosted(insight: Insight, question: str | None) -> float:
+    if not question:
+        return insight.score
+    asked = set(_WORD.findall(question.lower()))
+    named = set(insight.columns) | ({insight.subspace.value} if insight.subspace else set())
+    hits = sum(1 for name in named if set(_WORD.findall(name.lower())) & asked)
+    return insight.score * (1.0 + QUESTION_BOOST * hits)
+
+
+def by_type(insights: Sequence[Insight]) -> dict[str, list[Insight]]:
+    grouped: dict[str, list[Insight]] = defaultdict(list)
+    for insight in insights:
+        grouped[insight.type].append(insight)
+    return dict(grouped)
