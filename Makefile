@@ -30,6 +30,24 @@ test: install browser lint typecheck unit
 browser:
 	@bash .ci/install-browser
 
+# The workbench's chart libraries (Vega-Lite rendered in the browser) are committed under $(VENDOR_JS): no
+# build step and no page needs npm or a CDN. This re-fetches the pinned packages from the npm registry
+# (npm pack checks each tarball's registry integrity hash) and copies their browser bundles and licences.
+VENDOR_JS := src/insight/workbench/static/vendor
+VENDOR_JS_PACKAGES := vega@6.4.0 vega-lite@6.5.0 vega-embed@7.3.0
+.PHONY: vendor-js
+vendor-js:
+	@command -v npm >/dev/null || { echo "error: vendor-js needs npm (only to refresh the committed bundles)"; exit 1; }
+	@set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for spec in $(VENDOR_JS_PACKAGES); do \
+	  name=$${spec%@*}; (cd "$$tmp" && npm pack --silent "$$spec" >/dev/null); \
+	  mkdir "$$tmp/$$name" && tar -xzf "$$tmp/$$name-$${spec#*@}.tgz" -C "$$tmp/$$name" --strip-components=1; \
+	  cp "$$tmp/$$name/build/$$name.min.js" "$(VENDOR_JS)/$$name.min.js"; \
+	  cp "$$tmp/$$name/LICENSE" "$(VENDOR_JS)/LICENSE-$$name"; \
+	  echo "$$spec $$(node -p "require('$$tmp/$$name/package.json').license")"; \
+	done; \
+	cd $(VENDOR_JS) && sha256sum *.min.js > SHA256SUMS && cat SHA256SUMS
+
 install: $(STAMP)
 
 # llama-cpp-python is an sdist: the first install compiles llama.cpp (minutes); pip caches the wheel.
