@@ -93,6 +93,18 @@ class VectorStoreUnavailable(InsightError):
     code = "vectorstore_unavailable"
 
 
+class EmbeddingModelUnavailable(InsightError):
+    """The embedding model or its tokenizer is missing, altered (sha256 mismatch) or unloadable."""
+
+    code = "embedding_model_unavailable"
+
+
+class TokenizerUnavailable(InsightError):
+    """A tiktoken encoding that cannot be loaded offline (data missing, altered or unknown)."""
+
+    code = "tokenizer_unavailable"
+
+
 class UnsupportedFileType(InsightError):
     """A document whose extension no loader handles; the message lists the supported ones."""
 
@@ -165,6 +177,12 @@ class Forbidden(InsightError):
     """A valid API key without the right this request needs (another collection, or a scope it lacks)."""
 
     code = "forbidden"
+
+
+class KeyNotFound(InsightError):
+    """No API key with that id in the key store."""
+
+    code = "key_not_found"
 
 
 class RateLimitExceeded(InsightError):

@@ -16,7 +16,7 @@ from insight.prompts import PromptRegistry
 from insight.rag.factory import RagSlot
 from insight.rag.service import RagService
 from insight.rag.store import ChromaStore, build_chroma_client
-from insight.rag.tokens import get_encoding
+from insight.tokens import get_encoding
 from tests.conftest import auth_settings, make_settings
 from tests.rag.fakes import HashEmbeddings
 

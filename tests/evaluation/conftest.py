@@ -18,7 +18,7 @@ from insight.llm import LLMClient
 from insight.prompts import PromptRegistry
 from insight.rag.service import RagService
 from insight.rag.store import ChromaStore, build_chroma_client
-from insight.rag.tokens import get_encoding
+from insight.tokens import get_encoding
 from tests.conftest import REPO_ROOT, make_settings
 from tests.evaluation.fakes import Responder, RespondingFake
 from tests.rag.fakes import HashEmbeddings

@@ -14,7 +14,7 @@ from insight.config import LLMSettings
 from insight.errors import ConfigError, LLMNotConfigured, LLMUnavailable
 from insight.llm import LLMClient, build_chat_model
 from insight.llm.client import encoding_name_for
-from insight.rag.tokens import get_encoding
+from insight.tokens import get_encoding
 from tests.llm.fakes import SlowFakeChatModel
 
 

@@ -17,7 +17,7 @@ from chromadb.api import ClientAPI
 from insight.config import SearchSettings, VectorStoreSettings
 from insight.rag.service import RagService
 from insight.rag.store import ChromaStore, build_chroma_client
-from insight.rag.tokens import get_encoding
+from insight.tokens import get_encoding
 from tests.rag.fakes import HashEmbeddings
 
 

@@ -11,7 +11,7 @@ import tiktoken
 
 from insight.rag.chunking import Chunk, chunk_document, chunk_text
 from insight.rag.loaders import LoadedDocument, PageSpan, load_document
-from insight.rag.tokens import count_tokens, get_encoding
+from insight.tokens import count_tokens, get_encoding
 from tests.rag.fixtures.make_pdf import make_pdf
 
 WORDS = [

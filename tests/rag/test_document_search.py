@@ -11,7 +11,7 @@ from insight.rag.ingest import SourceDocument
 from insight.rag.search import Ranking, RankScore, fuse_rankings
 from insight.rag.service import RagService
 from insight.rag.snapshot import build_snapshot, document_text
-from insight.rag.tokens import get_encoding
+from insight.tokens import get_encoding
 from tests.rag.fakes import doc
 
 LONG = (

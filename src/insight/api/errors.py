@@ -16,11 +16,13 @@ from insight.errors import (
     CollectionNotFound,
     ConfigError,
     DocumentNotFound,
+    EmbeddingModelUnavailable,
     EvalRunNotFound,
     Forbidden,
     InsightError,
     InvalidDocument,
     InvalidInput,
+    KeyNotFound,
     LLMNotConfigured,
     LLMRateLimited,
     LLMTimeout,
@@ -33,12 +35,12 @@ from insight.errors import (
     RateLimitExceeded,
     SuiteNotFound,
     TargetsNotMet,
+    TokenizerUnavailable,
     TrackingUnavailable,
     Unauthenticated,
     UnsupportedFileType,
     VectorStoreUnavailable,
 )
-from insight.rag.embeddings import EmbeddingModelUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ STATUS_BY_ERROR: dict[type[InsightError], int] = {
     CollectionExists: 409,
     VectorStoreUnavailable: 503,
     EmbeddingModelUnavailable: 503,
+    TokenizerUnavailable: 503,
     LLMNotConfigured: 503,
     LLMUnavailable: 502,
     OutputParseError: 502,
@@ -67,6 +70,7 @@ STATUS_BY_ERROR: dict[type[InsightError], int] = {
     ConfigError: 500,
     Unauthenticated: 401,
     Forbidden: 403,
+    KeyNotFound: 404,
     RateLimitExceeded: 429,
 }
 
@@ -76,11 +80,16 @@ def error_response(status: int, code: str, message: str, detail: Any = None) -> 
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def status_for(exc: InsightError) -> int:
-    for cls in type(exc).__mro__:
+def status_for_class(error: type[InsightError]) -> int:
+    """The status of the nearest mapped class in ``error``'s MRO; 500 when none is (``InsightError`` itself)."""
+    for cls in error.__mro__:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]
     return 500
+
+
+def status_for(exc: InsightError) -> int:
+    return status_for_class(type(exc))
 
 
 async def _insight_error(_request: Request, exc: Exception) -> Response:

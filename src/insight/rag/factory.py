@@ -16,7 +16,7 @@ from insight.rag.embeddings import MODEL_SHA256, OnnxMiniLMEmbeddings, locate_in
 from insight.rag.query_model import ensure_query_model
 from insight.rag.service import RagService
 from insight.rag.store import ChromaStore, build_chroma_client
-from insight.rag.tokens import get_encoding
+from insight.tokens import get_encoding
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5.0

@@ -8,25 +8,21 @@ Its vectors agree with the original's to cosine >= 0.98 (mean 0.99), so document
 model (the collection's recorded model) and only queries go through this copy; on SciFact that moved
 hybrid nDCG@10 by -0.0004 on test and -0.0025 on train (docs/benchmarks.md).
 
-The copy is derived from the hash-checked original — no download — once per cache folder (temp file +
-rename), and stored beside the sha256 it had when written, which is checked whenever it is loaded.
+The copy is derived from the hash-checked original — no download — once per cache folder (written
+atomically), and stored beside the sha256 it had when written, which is checked whenever it is loaded.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import tempfile
 from pathlib import Path
 
+from insight.errors import EmbeddingModelUnavailable
+from insight.files import atomic_path, atomic_write_text
 from insight.hashing import sha256_file
-from insight.rag.embeddings import (
-    MODEL_SHA256,
-    EmbeddingModelUnavailable,
-    locate_installed_model_files,
-    verify_sha256,
-)
+from insight.rag.embeddings import MODEL_SHA256, locate_installed_model_files, verify_sha256
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +46,21 @@ def derive_query_model(source: Path, target: Path) -> None:
     except ImportError as exc:  # onnxruntime.quantization needs the `onnx` package
         raise EmbeddingModelUnavailable(f"cannot derive the query model: {exc} (pip install onnx)") from exc
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".derive-") as work:
+    with (
+        tempfile.TemporaryDirectory(dir=target.parent, prefix=".derive-") as work,
+        atomic_path(target, suffix=".onnx") as staged,
+    ):
         folded = Path(work) / "folded.onnx"
-        quantized = Path(work) / "quantized.onnx"
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC  # constant folding only
         options.optimized_model_filepath = str(folded)
         try:
             ort.InferenceSession(str(source), sess_options=options, providers=["CPUExecutionProvider"])
-            quantize_dynamic(folded, quantized, weight_type=QuantType.QInt8, per_channel=True)
+            quantize_dynamic(folded, staged, weight_type=QuantType.QInt8, per_channel=True)
         except Exception as exc:
             raise EmbeddingModelUnavailable(f"cannot derive the query model from {source}: {exc}") from exc
-        digest = sha256_file(quantized)
-        digest_tmp = Path(work) / "digest"
-        digest_tmp.write_text(digest + "\n", encoding="utf-8")
-        os.replace(digest_tmp, _digest_path(target))
-        os.replace(quantized, target)
+        # the digest lands first: a crash before the model's rename leaves a mismatch that is reported
+        atomic_write_text(_digest_path(target), sha256_file(staged) + "\n")
 
 
 def ensure_query_model(source: Path, source_sha256: str, cache_dir: Path) -> Path:

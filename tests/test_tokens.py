@@ -14,15 +14,9 @@ import tiktoken
 import tiktoken.load
 import tiktoken.registry
 
-from insight.errors import InsightError
-from insight.rag import tokens
-from insight.rag.tokens import (
-    BPE_FILES,
-    TokenizerUnavailable,
-    count_tokens,
-    ensure_tiktoken_cache,
-    get_encoding,
-)
+from insight import tokens
+from insight.errors import InsightError, TokenizerUnavailable
+from insight.tokens import BPE_FILES, count_tokens, ensure_tiktoken_cache, get_encoding
 
 
 def _forbid(*args: object, **kwargs: object) -> bytes:
