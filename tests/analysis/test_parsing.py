@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
@@ -119,15 +120,17 @@ def test_many_bad_rows_are_capped_with_a_count() -> None:
         ("a.csv", b"a,b\n", "a header but no data"),
         ("a.csv", b"a,b\n1,2\n3,4,5\n", "not a readable table: Expected 2 fields in line 3, saw 3"),
         ("a.csv", b"a,b\n1,2,3\n", "Expected 2 fields in line 2, saw 3"),  # not silently an index column
-        ("a.csv", b"a,b\n\xff\xfe,1\n", "is not UTF-8 text"),
+        ("a.csv", b"a,b\n\x00\x01,1\n", "binary data, not text"),
+        ("a.csv", b"\xff\xfea\x00,", "not valid UTF-16"),  # a UTF-16 BOM, then an odd byte count
         ("a.json", b"42", "expected a list of records"),
         ("a.json", b'"text"', "got a string"),
         ("a.json", b"[1, 2]", "row 0 is a number"),
         ("a.json", b'{"rows": []}', 'hold the rows under "data"'),
         ("a.json", b'{"data": []}', "no rows"),
-        ("a.json", b"{not json", "is not valid JSON"),
+        ("a.json", b"{not json", "a.json: invalid JSON at line 1, column 2"),
+        ("a.json", '{"a": "café"}'.encode("latin-1"), "not valid UTF-8 JSON"),
         ("a.jsonl", b'{"a": 1}\n[1]\n', "row 1 is an array"),
-        ("a.jsonl", b'{"a": 1}\n{oops\n', "line 2 is not JSON"),
+        ("a.jsonl", b'{"a": 1}\n{oops\n', "a.jsonl: invalid JSON at line 2, column 2"),
     ],
 )
 def test_bad_files_are_invalid_input(name: str, content: bytes, message: str) -> None:
@@ -138,8 +141,10 @@ def test_bad_files_are_invalid_input(name: str, content: bytes, message: str) ->
 
 
 def test_an_unknown_suffix_lists_the_supported_ones() -> None:
-    with pytest.raises(UnsupportedFileType, match=r"'data\.xlsx': cannot analyse \.xlsx; supported: \.csv, \.json"):
-        parse_file("data.xlsx", b"x")
+    with pytest.raises(UnsupportedFileType, match=r"'data\.xls': cannot analyse \.xls; supported: \.csv, \.tsv"):
+        parse_file("data.xls", b"x")
+    with pytest.raises(UnsupportedFileType, match=r"\.jsonl, \.parquet, \.xlsx$"):
+        parse_file("README", b"x")
 
 
 def test_short_csv_rows_are_padded_with_missing_values() -> None:
@@ -262,3 +267,202 @@ def test_a_frame_the_caller_built_keeps_its_types_and_gets_the_same_checks() -> 
     }
     assert parsed.notes == ['column "ratio" had 1 infinite values, counted as missing']
     assert parsed.source == "frame" and not parsed.sampled
+
+
+# --- sniffed CSV, amounts, dates beyond ISO, Parquet and Excel uploads ---------------------------
+
+EUROPEAN_CSV = "Monat;Umsatz;Anteil;Region\n31.01.2024;1.234,50 €;12,5%;Nord\n29.02.2024;980,00 €;7,5%;Süd\n"
+
+
+def test_a_semicolon_csv_in_windows_1252_is_sniffed_and_typed() -> None:
+    parsed = parse_file("umsatz.csv", EUROPEAN_CSV.encode("cp1252"))
+    assert dtypes(parsed.frame) == {
+        "Monat": "datetime64[us]",
+        "Umsatz": "float64",
+        "Anteil": "float64",
+        "Region": "string",
+    }
+    assert parsed.frame["Umsatz"].tolist() == [1234.5, 980.0]
+    assert parsed.frame["Anteil"].tolist() == [12.5, 7.5]
+    assert parsed.frame["Monat"].tolist() == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-29")]
+    assert parsed.frame["Region"].tolist() == ["Nord", "Süd"]
+    assert parsed.notes[0].startswith("not UTF-8 (byte ") and parsed.notes[0].endswith("read as Windows-1252 (cp1252)")
+    assert parsed.notes[1:] == [
+        'column "Monat" read as dates (day.month.year, e.g. "31.01.2024")',
+        'column "Umsatz" read as numbers: amounts in €, the symbol removed ("1.234,50 €" → 1234.5); '
+        '"." as the thousands separator ("1.234,50 €" → 1234.5); "," as the decimal separator ("1.234,50 €" → 1234.5)',
+        'column "Anteil" read as numbers: percentages, in percent points ("12,5%" → 12.5); '
+        '"," as the decimal separator ("12,5%" → 12.5)',
+    ]
+    assert parse_csv_text(EUROPEAN_CSV).frame.shape == (2, 4)  # posted CSV text is sniffed the same way
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("data.tsv", CSV.replace(",", "\t").encode()),
+        ("data.csv", CSV.replace(",", "|").encode()),
+        ("data.csv", CSV.encode("utf-16")),
+    ],
+)
+def test_tab_pipe_and_utf16_csv_parse_to_the_same_table(name: str, content: bytes) -> None:
+    parsed = parse_file(name, content)
+    assert dtypes(parsed.frame) == EXPECTED_DTYPES
+    assert parsed.frame["region"].tolist() == ["north", "south", "north"]
+    assert parsed.notes == []
+    assert parsed.source == name.rsplit(".", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype", "expected", "note"),
+    [
+        (["$1,234.50", "$12", "-$3"], "float64", [1234.5, 12.0, -3.0], "amounts in $, the symbol removed"),
+        (["€12", "12 €", "(1,234)", None], "Int64", [12, 12, -1234, None], "parentheses as negative"),
+        (["£5", "£6.5"], "float64", [5.0, 6.5], 'amounts in £, the symbol removed ("£5" → 5)'),
+        (["12.5%", "-3%", "100%"], "float64", [12.5, -3.0, 100.0], 'percentages, in percent points ("12.5%" → 12.5)'),
+        (["1,234", "5"], "Int64", [1234, 5], '"," as the thousands separator ("1,234" → 1234)'),
+        (["12,5", "3"], "float64", [12.5, 3.0], '"," as the decimal separator ("12,5" → 12.5)'),
+    ],
+)
+def test_amounts_become_numbers_with_a_note(
+    values: list[object], dtype: str, expected: list[object], note: str
+) -> None:
+    parsed = parse_records([{"v": value} for value in values])
+    assert str(parsed.frame["v"].dtype) == dtype
+    assert [None if pd.isna(v) else v for v in parsed.frame["v"].tolist()] == expected
+    assert len(parsed.notes) == 1 and parsed.notes[0].startswith('column "v" read as numbers')
+    assert note in parsed.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("values", "note"),
+    [
+        (["$5", "€5"], 'column "v" mixes currencies ($, €); it is treated as text'),
+        (["12%", "5"], 'column "v" mixes percentages and plain numbers; it is treated as text'),
+        (["$5", "five dollars"], None),
+        (["$1,2,3", "$5"], None),  # neither convention groups digits like that
+    ],
+)
+def test_amounts_that_do_not_add_up_stay_text(values: list[object], note: str | None) -> None:
+    parsed = parse_records([{"v": value} for value in values])
+    assert str(parsed.frame["v"].dtype) == "string"
+    assert parsed.frame["v"].tolist() == values
+    assert parsed.notes == ([note] if note else [])
+
+
+@pytest.mark.parametrize(
+    ("values", "expected", "described"),
+    [
+        (["2024/01/31", "2024/2/1"], ["2024-01-31", "2024-02-01"], "year/month/day"),
+        (["31.01.2024", "1.2.2024"], ["2024-01-31", "2024-02-01"], "day.month.year"),
+        (["31 Jan 2024", "1 Feb 2024"], ["2024-01-31", "2024-02-01"], "day month-name year"),
+        (["January 31, 2024", "February 1, 2024"], ["2024-01-31", "2024-02-01"], "month-name day, year"),
+        (["Jan 2024", "Feb 2024"], ["2024-01-01", "2024-02-01"], "month-name year"),
+        (["2024/01/31 09:30", "2024/02/01 17:05"], ["2024-01-31", "2024-02-01"], "year/month/day hour:minute"),
+    ],
+)
+def test_unambiguous_dates_beyond_iso_are_read_with_a_note(
+    values: list[str], expected: list[str], described: str
+) -> None:
+    parsed = parse_records([{"d": value} for value in values])
+    assert str(parsed.frame["d"].dtype) == "datetime64[us]"
+    assert [v.strftime("%Y-%m-%d") for v in parsed.frame["d"]] == expected
+    assert parsed.notes == [f'column "d" read as dates ({described}, e.g. "{values[0]}")']
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["01/02/2024", "03/04/2024"],  # day/month or month/day: left as text
+        ["31.02.2024", "01.03.2024"],  # the right shape, not a real date
+        ["Week 2024", "Week 2025"],  # looks like "month-name year", is not
+    ],
+)
+def test_ambiguous_or_impossible_dates_stay_text(values: list[str]) -> None:
+    parsed = parse_records([{"d": value} for value in values])
+    assert str(parsed.frame["d"].dtype) == "string"
+    assert parsed.notes == []
+
+
+TABLE = pd.DataFrame(
+    {
+        "month": pd.date_range("2024-01-01", periods=3, freq="MS"),
+        "sales": pd.array([100, 110, None], dtype="Int64"),
+        "region": ["north", "south", "north"],
+    }
+)
+
+
+def test_a_parquet_upload_keeps_its_types() -> None:
+    buffer = io.BytesIO()
+    TABLE.to_parquet(buffer, index=False)
+    parsed = parse_file("sales.parquet", buffer.getvalue())
+    assert dtypes(parsed.frame) == EXPECTED_DTYPES
+    assert parsed.frame["sales"].tolist()[:2] == [100, 110] and pd.isna(parsed.frame["sales"][2])
+    assert parsed.source == "parquet" and parsed.notes == []
+
+
+def test_a_large_parquet_upload_is_sampled_from_its_footer_or_refused() -> None:
+    records = pd.DataFrame({"i": range(1000), "x": [i * 2 for i in range(1000)], "y": ["a"] * 1000})
+    buffer = io.BytesIO()
+    records.to_parquet(buffer, index=False, row_group_size=100)
+    content = buffer.getvalue()
+    with pytest.raises(PayloadTooLarge, match=r"1,000 rows; the limit is 100"):
+        parse_file("big.parquet", content, limits=DataLimits(max_rows=100))
+    with pytest.raises(PayloadTooLarge, match=r"3 columns; the limit is 2"):
+        parse_file("big.parquet", content, limits=DataLimits(max_columns=2))
+    parsed = parse_file("big.parquet", content, limits=DataLimits(max_rows=100, max_columns=2), allow_sampling=True)
+    same_rows = parse_records(records.to_dict("records"), limits=DataLimits(max_rows=100), allow_sampling=True)
+    assert parsed.frame["i"].tolist() == same_rows.frame["i"].tolist()  # the same sample as any other source
+    assert list(parsed.frame.columns) == ["i", "x"] and (parsed.original_rows, parsed.original_columns) == (1000, 3)
+    assert parsed.notes == [
+        f"sampled 100 of 1,000 rows (uniform, without replacement, fixed seed {SAMPLE_SEED})",
+        "kept the first 2 of 3 columns",
+    ]
+
+
+def test_an_xlsx_upload_reads_the_first_sheet() -> None:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer) as writer:
+        TABLE.to_excel(writer, sheet_name="data", index=False)
+        pd.DataFrame({"ignored": [1]}).to_excel(writer, sheet_name="notes", index=False)
+    parsed = parse_file("Sales.XLSX", buffer.getvalue())
+    assert dtypes(parsed.frame) == EXPECTED_DTYPES
+    assert parsed.frame["month"].tolist() == TABLE["month"].tolist()
+    assert parsed.source == "xlsx" and parsed.notes == []
+
+
+def test_an_xlsx_with_amounts_as_text_is_parsed_like_csv() -> None:
+    buffer = io.BytesIO()
+    pd.DataFrame({"item": ["a", "b"], "price": ["$1,200", "$80"]}).to_excel(buffer, index=False)
+    parsed = parse_file("prices.xlsx", buffer.getvalue())
+    assert parsed.frame["price"].tolist() == [1200, 80]
+    assert parsed.notes[0].startswith('column "price" read as numbers: amounts in $')
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind", "message"),
+    [
+        ("locked.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), "excel_invalid", "encrypted"),
+        ("broken.xlsx", b"PK\x03\x04 not really a zip", "excel_invalid", "not a readable Excel workbook"),
+        ("blank.xlsx", b"", "excel_invalid", "not an Excel .xlsx workbook"),
+        ("data.parquet", b"a,b\n1,2\n", "parquet_invalid", "not a Parquet file"),
+        ("data.parquet", b"PAR1" + bytes(16) + b"PAR1", "parquet_invalid", "not a readable Parquet file"),
+    ],
+)
+def test_unreadable_workbooks_and_parquet_are_invalid_input(name: str, content: bytes, kind: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_file(name, content)
+    problem = caught.value.problems[0]
+    assert problem.loc == ("file",) and problem.type == kind
+    assert problem.msg.startswith(f"{name}: ") and message in problem.msg
+
+
+def test_an_empty_sheet_and_a_header_only_sheet_are_invalid_input() -> None:
+    empty, header_only = io.BytesIO(), io.BytesIO()
+    pd.DataFrame().to_excel(empty, index=False)
+    pd.DataFrame({"a": [], "b": []}).to_excel(header_only, index=False)
+    with pytest.raises(InvalidInput, match="no rows: the first sheet is empty"):
+        parse_file("empty.xlsx", empty.getvalue())
+    with pytest.raises(InvalidInput, match="no rows: the first sheet has a header but no data"):
+        parse_file("header.xlsx", header_only.getvalue())

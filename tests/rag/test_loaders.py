@@ -11,7 +11,6 @@ from pypdf import PdfWriter
 
 from insight.errors import InsightError, InvalidDocument, UnsupportedFileType
 from insight.rag.loaders import (
-    REPLACED_BYTES_NOTE,
     SUPPORTED_EXTENSIONS,
     LoadedDocument,
     load_document,
@@ -87,10 +86,26 @@ def test_text_newlines_are_normalized_and_bom_dropped() -> None:
     assert (doc.kind, doc.pages, doc.sections, doc.notes) == ("text", [], [], ())
 
 
-def test_undecodable_text_is_replaced_and_noted() -> None:
-    doc = load_document("latin.txt", "café".encode("latin-1"))
-    assert doc.text == "caf\ufffd"
-    assert doc.notes == (REPLACED_BYTES_NOTE,)
+def test_text_that_is_not_utf8_is_read_as_windows_1252_and_noted() -> None:
+    doc = load_document("latin.txt", "café – 5 €".encode("cp1252"))
+    assert doc.text == "café – 5 €"
+    assert doc.notes == ("not UTF-8 (byte 3): read as Windows-1252 (cp1252)",)
+
+
+def test_utf16_text_with_a_bom_is_read() -> None:
+    doc = load_document("wide.txt", "naïve text".encode("utf-16"))
+    assert (doc.text, doc.notes) == ("naïve text", ())
+
+
+def test_binary_data_is_not_text() -> None:
+    with pytest.raises(InvalidDocument, match=r"blob\.txt: binary data, not text"):
+        load_document("blob.txt", b"\x89PNG\r\n\x1a\n\x00\x00")
+
+
+def test_html_without_utf8_or_a_charset_falls_back_to_windows_1252() -> None:
+    doc = load_document("old.html", "<p>café</p>".encode("cp1252"))
+    assert doc.text == "café"
+    assert doc.notes == ("not UTF-8 (byte 6): read as Windows-1252 (cp1252)",)
 
 
 @pytest.mark.parametrize(
@@ -280,10 +295,15 @@ def test_csv_header_only_is_invalid() -> None:
         load_document("h.csv", b"a,b,c\n")
 
 
-def test_csv_undecodable_bytes_are_replaced_and_noted() -> None:
-    doc = load_document("l.csv", "name\ncafé\n".encode("latin-1"))
-    assert doc.text == "name: caf\ufffd"
-    assert doc.notes == (REPLACED_BYTES_NOTE,)
+def test_csv_in_windows_1252_is_read_and_noted() -> None:
+    doc = load_document("l.csv", "name\ncafé\n".encode("cp1252"))
+    assert doc.text == "name: café"
+    assert doc.notes == ("not UTF-8 (byte 8): read as Windows-1252 (cp1252)",)
+
+
+def test_csv_tab_delimited_is_sniffed() -> None:
+    doc = load_document("t.csv", b"name\tcity\nAda\tLondon, UK\n")
+    assert doc.text == "name: Ada; city: London, UK"
 
 
 # --- JSON and JSONL ----------------------------------------------------------------------------

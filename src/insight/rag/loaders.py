@@ -1,7 +1,8 @@
 """Documents from uploaded bytes: text, Markdown, HTML, PDF, CSV, JSON and JSON Lines.
 
 ``name`` is only a label: its last path component gives the extension and the fallback title;
-nothing is ever opened by name.
+nothing is ever opened by name. Encodings, CSV delimiters and JSON/JSONL go through ``insight.reader``,
+the reader analysis uses too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import FileNotDecryptedError
 
 from insight.errors import InsightError, InvalidDocument, UnsupportedFileType
+from insight.reader import decode_text, load_json, load_jsonl, sniff_delimiter
 
 DocumentKind: TypeAlias = Literal["text", "markdown", "html", "pdf", "csv", "json", "jsonl"]
 Scalar: TypeAlias = str | int | float | bool
@@ -40,7 +42,6 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(EXTENSION_KINDS)
 RECORD_EXTENSIONS: tuple[str, ...] = (".json", ".jsonl")
 TEXT_FIELDS = ("text", "content", "body")
 ID_FIELDS = ("id", "_id")
-REPLACED_BYTES_NOTE = "not valid UTF-8: undecodable bytes were replaced with U+FFFD"
 
 
 @dataclass(frozen=True)
@@ -107,12 +108,10 @@ def _normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _decode(data: bytes) -> tuple[str, tuple[str, ...]]:
-    """UTF-8 (a BOM is dropped), else UTF-8 with replacement characters and a note saying so."""
-    try:
-        return data.decode("utf-8-sig"), ()
-    except UnicodeDecodeError:
-        return data.decode("utf-8-sig", errors="replace"), (REPLACED_BYTES_NOTE,)
+def _decode(name: str, data: bytes) -> tuple[str, tuple[str, ...]]:
+    """The reader's decoding: UTF-8 (BOM dropped), UTF-16/32 by a BOM, else Windows-1252/Latin-1 with a note."""
+    decoded = decode_text(data, _basename(name) or name)
+    return decoded.text, decoded.notes
 
 
 def _require_text(name: str, text: str) -> None:
@@ -158,14 +157,14 @@ def markdown_sections(text: str) -> list[SectionSpan]:
 
 
 def _load_text(name: str, data: bytes) -> LoadedDocument:
-    text, notes = _decode(data)
+    text, notes = _decode(name, data)
     text = _normalize_newlines(text)
     _require_text(name, text)
     return LoadedDocument(source=name, title=_stem(name), text=text, kind="text", notes=notes)
 
 
 def _load_markdown(name: str, data: bytes) -> LoadedDocument:
-    text, notes = _decode(data)
+    text, notes = _decode(name, data)
     text = _normalize_newlines(text)
     _require_text(name, text)
     sections = markdown_sections(text)
@@ -193,8 +192,8 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.IGNORECASE)
 
 
-def _decode_html(data: bytes) -> tuple[str, tuple[str, ...]]:
-    """UTF-8, else the charset a ``<meta>`` declares, else UTF-8 with replacement characters."""
+def _decode_html(name: str, data: bytes) -> tuple[str, tuple[str, ...]]:
+    """UTF-8, else the charset a ``<meta>`` declares, else the reader's fallback (Windows-1252, noted)."""
     try:
         return data.decode("utf-8-sig"), ()
     except UnicodeDecodeError:
@@ -205,7 +204,7 @@ def _decode_html(data: bytes) -> tuple[str, tuple[str, ...]]:
             return data.decode(declared.group(1).decode("ascii")), ()
         except (LookupError, UnicodeDecodeError):
             pass
-    return data.decode("utf-8", errors="replace"), (REPLACED_BYTES_NOTE,)
+    return _decode(name, data)
 
 
 class _HtmlText:
@@ -265,7 +264,7 @@ class _HtmlText:
 
 
 def _load_html(name: str, data: bytes) -> LoadedDocument:
-    markup, notes = _decode_html(data)
+    markup, notes = _decode_html(name, data)
     markup = _XML_DECLARATION.sub("", markup, count=1)  # XHTML: avoid bs4's XML-as-HTML warning
     if "<" not in markup:
         markup = "<body>" + markup  # markup without tags would make bs4 warn it "looks like a path"
@@ -342,14 +341,9 @@ def _load_pdf(name: str, data: bytes) -> LoadedDocument:
 
 
 def _load_csv(name: str, data: bytes) -> LoadedDocument:
-    decoded, notes = _decode(data)
+    decoded, notes = _decode(name, data)
     label = _basename(name) or name
-    sample = decoded[:8192]
-    try:
-        dialect: type[csv.Dialect] = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(decoded, newline=""), dialect)
+    reader = csv.reader(io.StringIO(decoded, newline=""), delimiter=sniff_delimiter(decoded))
     lines: list[str] = []
     header: list[str] = []
     try:
@@ -414,29 +408,14 @@ def _record_text(record: Any) -> str:
 def _json_values(name: str, data: bytes, kind: DocumentKind) -> Iterator[tuple[str, Any]]:
     """(where, value) for each record: JSON gives a list's items or the one value, JSONL its lines."""
     label = _basename(name) or name
-    try:
-        decoded = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidDocument(f"{label}: not valid UTF-8 JSON (byte {exc.start})") from exc
     if kind == "json":
-        try:
-            value = json.loads(decoded)
-        except json.JSONDecodeError as exc:
-            raise InvalidDocument(
-                f"{label}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})"
-            ) from exc
+        value = load_json(data, label)
         if isinstance(value, list):
             yield from ((f"item {i}", item) for i, item in enumerate(value))
         else:
             yield "the document", value
         return
-    for number, line in enumerate(decoded.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield f"line {number}", json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidDocument(f"{label}: invalid JSON at line {number} ({exc.msg})") from exc
+    yield from ((f"line {number}", value) for number, value in load_jsonl(data, label))
 
 
 def _load_json(name: str, data: bytes, kind: DocumentKind) -> LoadedDocument:
