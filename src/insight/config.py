@@ -259,7 +259,12 @@ class EvaluationSettings(BaseModel):
     bootstrap_samples: int = Field(default=2000, ge=100, le=100_000)
     seed: int = 0
     beir_dir: Path | None = Field(default=None, description="BEIR folder for suites whose dataset names none")
-    max_jobs: int = Field(default=8, ge=1, le=1000, description="evaluation runs kept in memory by the API")
+    max_jobs: int = Field(default=8, ge=1, le=1000, description="finished evaluation runs kept in memory by the API")
+    max_running: int = Field(default=2, ge=1, le=64, description="API evaluation runs executing at once")
+    max_queued: int = Field(default=16, ge=0, le=10_000, description="API evaluation runs waiting for a free slot")
+    max_active_per_key: int = Field(
+        default=4, ge=1, le=10_000, description="API evaluation runs one API key may have queued or running"
+    )
 
 
 class Settings(BaseSettings):

@@ -193,3 +193,9 @@ class RateLimitExceeded(InsightError):
     def __init__(self, message: str, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class EvalQueueFull(RateLimitExceeded):
+    """Too many evaluation runs queued or running (overall, or for this API key); ``retry_after_s`` is a guess."""
+
+    code = "eval_queue_full"

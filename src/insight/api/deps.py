@@ -33,7 +33,7 @@ class Services:
     def __post_init__(self) -> None:
         self.auth = Authenticator(self.settings.auth)
         self.profiles = ProfileCache(self.settings.analysis.profile_cache_entries)
-        self.evals = EvalJobs(self.settings.evaluation.max_jobs)
+        self.evals = EvalJobs(self.settings.evaluation)
 
 
 async def get_services(request: Request) -> Services:

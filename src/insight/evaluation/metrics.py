@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import string
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,9 @@ from insight.analysis import AnalysisResult, extract_numbers
 from insight.errors import SuiteInvalid
 
 REL_TOL = 0.01
+# ranx's kernels are numba ``parallel=True`` functions: two threads in them at once abort the whole process
+# ("Numba workqueue threading layer is terminating: Concurrent access has been detected").
+_RANX_LOCK = threading.Lock()
 
 
 def ranking_scores(
@@ -33,7 +37,7 @@ def ranking_scores(
     if not query_ids:
         return {metric: {} for metric in metrics}
     ranked = {qid: {doc: float(len(docs) - i) for i, doc in enumerate(docs)} for qid, docs in run.items() if docs}
-    with warnings.catch_warnings():
+    with _RANX_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's type-safety notes inside ranx
         scores = evaluate(
             Qrels({qid: dict(qrels[qid]) for qid in query_ids}),

@@ -215,7 +215,7 @@ class Evaluator:
             if progress is not None:
                 progress(len(result.cases), len(result.cases))
             return [result]
-        dataset = self.dataset(suite, data)
+        dataset = await anyio.to_thread.run_sync(self.dataset, suite, data)  # file reading, off the event loop
         if suite.collection and "{corpus}" in suite.collection:
             corpus = Path(dataset.source).name if dataset.corpus is not None else dataset.name
             suite = suite.model_copy(update={"collection": suite.collection.replace("{corpus}", corpus)})
@@ -241,7 +241,8 @@ class Evaluator:
             hits, misses = self.cache.hits, self.cache.misses
             score = self._scorer(suite, prompt, llm, rag)
             records = await self._run_cases(suite, cases, score, step)
-            result = self._result(loaded, suite, dataset, prompt, llm, records)
+            # ranx (numba: seconds to load, tens of seconds to compile the first time) and the bootstrap: a worker thread
+            result = await anyio.to_thread.run_sync(self._result, loaded, suite, dataset, prompt, llm, records)
             result.cache_hits, result.cache_misses = self.cache.hits - hits, self.cache.misses - misses
             result.seconds = round(time.perf_counter() - started, 2)
             results.append(result)

@@ -28,6 +28,10 @@ router = APIRouter(prefix="/api/v1", tags=["evals"])
 _START_ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
     404: {"description": "no such suite, or a prompt version it names does not exist"},
+    429: {
+        "description": "this API key's rate limit is spent, too many runs are queued or running (overall or for "
+        "this key: code eval_queue_full); Retry-After says when to try again"
+    },
     500: {"description": "the suite file is invalid"},
 }
 
@@ -52,16 +56,20 @@ def _evaluator(services: ServicesDep) -> Evaluator:
     responses=_START_ERRORS,
     summary="Start an evaluation run",
 )
-async def start_eval(body: EvalRunRequest, services: ServicesDep, _caller: EvalCaller) -> EvalRunCreated:
-    """Runs the suite in the background (every prompt version it names, or ``prompt_versions``);
-    poll ``GET /api/v1/evals/{id}``. Datasets come from the suite file or the server's settings, never
-    from a path in the request."""
+async def start_eval(body: EvalRunRequest, services: ServicesDep, caller: EvalCaller) -> EvalRunCreated:
+    """Queues the suite's run (every prompt version it names, or ``prompt_versions``); poll
+    ``GET /api/v1/evals/{id}``. A few runs execute at once, a bounded number wait (429 beyond, overall and
+    per API key). Datasets come from the suite file or the server's settings, never from a path in the request."""
     if "/" in body.suite or body.suite.endswith((".yaml", ".yml")):
         raise SuiteNotFound(f"no suite {body.suite!r}: give a suite name, not a path")
-    loaded = find_suite(body.suite, services.settings.evaluation.suites_dir)
+    services.evals.admit(caller.key_id)  # a full queue refuses before any file is read
+    loaded = await anyio.to_thread.run_sync(find_suite, body.suite, services.settings.evaluation.suites_dir)
     evaluator = _evaluator(services)
-    evaluator.versions(loaded.suite, body.prompt_versions)  # an unknown version: 404 now, not a failed run later
-    job = services.evals.start(evaluator, loaded, versions=body.prompt_versions, limit=body.limit, track=body.track)
+    # an unknown version: 404 now, not a failed run later
+    await anyio.to_thread.run_sync(evaluator.versions, loaded.suite, body.prompt_versions)
+    job = services.evals.start(
+        evaluator, loaded, versions=body.prompt_versions, limit=body.limit, track=body.track, owner=caller.key_id
+    )
     return EvalRunCreated(id=job.id, suite=job.suite, status=job.status)
 
 
