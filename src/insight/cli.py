@@ -169,18 +169,15 @@ def _rag(settings: Settings) -> RagService:
 def _files_under(paths: list[Path]) -> list[tuple[Path, str]]:
     """Files to ingest with their document ids: the path relative to a given folder, or the file name."""
     from insight.rag.loaders import SUPPORTED_EXTENSIONS
+    from insight.reader import walk_folder
 
     found: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            root = path.resolve()
-            for p in sorted(path.rglob("*")):
-                if not (p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS):
-                    continue
-                if not p.resolve().is_relative_to(root):
-                    err_console.print(f"[yellow]skipped[/yellow] {p}: a link to {p.resolve()}, outside {path}")
-                    continue
-                found.append((p, p.relative_to(path).as_posix()))
+            walk = walk_folder(path, SUPPORTED_EXTENSIONS)  # never leaves the folder: links out are skipped
+            for skipped, why in walk.skipped:
+                err_console.print(f"[yellow]skipped[/yellow] {skipped}: {why}")
+            found.extend(walk.files)
         elif path.is_file():
             found.append((path, path.name))
         else:

@@ -286,6 +286,7 @@ class Evaluator:
         from insight.rag.ingest import SourceDocument
         from insight.rag.loaders import SUPPORTED_EXTENSIONS, LoadedDocument
         from insight.rag.service import documents_from_file
+        from insight.reader import walk_folder
 
         assert suite.collection is not None
         documents: list[SourceDocument] = []
@@ -305,10 +306,8 @@ class Evaluator:
         elif suite.corpus is not None:
             if not suite.corpus.is_dir():
                 raise SuiteInvalid(f"suite {suite.name}: corpus folder {suite.corpus} does not exist")
-            for path in sorted(suite.corpus.rglob("*")):
-                if path.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS:
-                    doc_id = path.relative_to(suite.corpus).as_posix()
-                    documents.extend(documents_from_file(str(path), path.read_bytes(), {}, doc_id=doc_id))
+            for path, doc_id in walk_folder(suite.corpus, SUPPORTED_EXTENSIONS).files:  # links out are skipped
+                documents.extend(documents_from_file(str(path), path.read_bytes(), {}, doc_id=doc_id))
         if documents:
             report = rag.ingest(suite.collection, documents)
             if report.failed:
