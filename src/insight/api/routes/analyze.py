@@ -68,11 +68,13 @@ class AnalyzeRequest(BaseModel):
 
 
 def _request_body() -> dict[str, Any]:
+    from insight.api.openapi import inline_schema  # nested models written out: no dangling #/$defs/ reference
+
     return {
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": AnalyzeRequest.model_json_schema()},
+                "application/json": {"schema": inline_schema(AnalyzeRequest)},
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",

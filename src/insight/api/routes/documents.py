@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from insight.api.body import read_json_object
 from insight.api.deps import CollectionReader, CollectionWriter, PrincipalDep, RagDep, SettingsDep
+from insight.api.openapi import request_body
 from insight.api.schemas.rag import (
     CollectionCreate,
     CollectionList,
@@ -99,28 +100,18 @@ def _ingest_response(name: str, report: IngestReport) -> Response:
 
 
 def _documents_request_body() -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": TextDocuments.model_json_schema()},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["files"],
-                        "properties": {
-                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                            "metadata": {
-                                "type": "string",
-                                "description": "JSON object of filterable fields applied to every file",
-                            },
-                        },
-                    },
-                    "examples": {"upload": {"value": {"files": ["report.pdf", "notes.md"]}}},
-                },
+    multipart = {
+        "schema": {
+            "type": "object",
+            "required": ["files"],
+            "properties": {
+                "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                "metadata": {"type": "string", "description": "JSON object of filterable fields applied to every file"},
             },
-        }
+        },
+        "examples": {"upload": {"value": {"files": ["report.pdf", "notes.md"]}}},
     }
+    return request_body(TextDocuments, multipart)
 
 
 @router.post(
