@@ -221,6 +221,8 @@ def test_mixed_numbers_and_text_stay_text_with_a_note() -> None:
         (["2024-02-30", "2024-03-01"], "string", ["2024-02-30", "2024-03-01"]),  # not a real date: text
         (["12/01/2024", "13/01/2024"], "string", None),  # not ISO: ambiguous, left as text
         (["001", "002"], "Int64", [1, 2]),
+        (["1e3", "+2", "-3"], "float64", [1000.0, 2.0, -3.0]),  # written with an exponent: a float
+        (["+2", "-3", "4"], "Int64", [2, -3, 4]),
     ],
 )
 def test_columns_are_coerced_carefully(values: list[object], dtype: str, expected: list[object] | None) -> None:

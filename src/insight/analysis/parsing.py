@@ -55,6 +55,7 @@ NA_TOKENS = frozenset(
     | {"NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
 )
 _INTEGER = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+$|^[+-]?\d+$")
+_NOT_INTEGER_CHAR = re.compile(r"[^\d+-]")  # in number strings that all parse: ".", "e", "inf", …
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}(?:-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?)?$")
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2}|[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?[+-]\d{2})$")
@@ -323,6 +324,10 @@ def coerce_column(series: pd.Series[Any]) -> tuple[pd.Series[Any], str | None]:
         if as_dates is not None:
             return _dates_column(as_dates, series.index, name), None
     if kind == "string":
+        plain = pd.to_numeric(present, errors="coerce")  # vectorised: the common case of a CSV's number column
+        if plain.notna().all():
+            integral = _NOT_INTEGER_CHAR.search("".join(present.tolist())) is None  # one scan, no per-value loop
+            return _numeric(clean.where(missing, plain), name, integral=integral)
         lowered = present.str.lower()
         if lowered.isin(list(_BOOL_WORDS)).all():
             return clean.map(lambda v: v if pd.isna(v) else _BOOL_WORDS[str(v).lower()]).astype("boolean"), None
@@ -526,7 +531,7 @@ def _to_numbers(values: pd.Series[Any]) -> pd.Series[Any]:
 
 def _iso_dates(values: pd.Series[Any]) -> pd.Series[Any] | None:
     """The values as datetimes when every one is an ISO 8601 date; UTC when any carries an offset."""
-    if not values.str.match(_ISO_DATE).all():
+    if not _ISO_DATE.match(str(values.iloc[0])) or not values.str.match(_ISO_DATE).all():
         return None
     aware = values.str.contains(_TZ_SUFFIX)
     parsed: pd.Series[Any]
