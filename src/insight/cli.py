@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
 from insight.auth.cli import keys_app
 from insight.config import Settings
+from insight.console import console, err_console, fail, load_settings
 from insight.errors import InsightError
 from insight.evaluation.cli import eval_app
 
@@ -24,22 +23,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        lines = [f"  INSIGHT_{'__'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()]
-        err_console.print("[red]invalid settings:[/red]\n" + "\n".join(lines))
-        raise typer.Exit(2) from exc
-
-
-def fail(exc: InsightError) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {exc.message}")
-    return typer.Exit(1)
 
 
 @app.command()

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 from sklearn import metrics as skm
 
 from insight.analysis import AnalysisResult
@@ -22,7 +23,15 @@ from insight.evaluation.metrics import (
     unique_docs,
 )
 from insight.evaluation.runner import classifier_metric
-from insight.evaluation.stats import MetricSummary, bootstrap, check_target, mean_of, summarize
+from insight.evaluation.stats import (
+    CONFIDENCE,
+    MetricSummary,
+    bootstrap,
+    check_target,
+    mean_of,
+    percentile_of,
+    summarize,
+)
 from insight.evaluation.suites import Target
 
 
@@ -104,6 +113,40 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
     assert point == 0.7 and low < point < high and 0.3 <= low and high <= 1.0
     spread = np.linspace(0.0, 1.0, 37) ** 2
     assert bootstrap(mean_of(spread), spread.size, 500, seed=1) != bootstrap(mean_of(spread), spread.size, 500, seed=2)
+
+
+@pytest.mark.parametrize("case", ["mean", "p95", "roc_auc"])
+def test_bootstrap_gives_scipys_percentile_interval(case: str) -> None:
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(size=60)
+    truth, proba = rng.integers(0, 2, size=80), rng.uniform(size=80)
+    statistic, n = {
+        "mean": (mean_of(values), values.size),
+        "p95": (percentile_of(values, 95.0), values.size),
+        "roc_auc": (lambda idx: classifier_metric("roc_auc", truth[idx], proba[idx]), truth.size),
+    }[case]
+    point, low, high = bootstrap(statistic, n, 999, seed=11)
+    reference = scipy_stats.bootstrap(
+        (np.arange(n),),
+        lambda idx, axis: statistic(idx),
+        n_resamples=999,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(11),
+    ).confidence_interval
+    assert (low, high) == pytest.approx((reference.low, reference.high), rel=1e-12)
+    assert point == pytest.approx(float(statistic(np.arange(n)[None, :])[0])) and low < point < high
+
+
+def test_bootstrap_leaves_out_resamples_where_the_statistic_is_undefined() -> None:
+    truth, proba = np.array([1, 0, 0, 0, 0, 0, 0, 0]), np.linspace(0.9, 0.1, 8)
+    point, low, high = bootstrap(lambda idx: classifier_metric("roc_auc", truth[idx], proba[idx]), 8, 500, seed=0)
+    assert point == 1.0 and (low, high) == (1.0, 1.0)  # a third of the resamples miss the positive: NaN, left out
+
+
+def test_a_single_case_has_no_spread() -> None:
+    assert bootstrap(mean_of(np.array([0.4])), 1, 500, seed=0) == (0.4, 0.4, 0.4)
 
 
 def test_unmeasured_cases_are_counted_never_averaged() -> None:

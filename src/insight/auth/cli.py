@@ -5,20 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from insight.auth.store import KeyStore
+from insight.console import console, err_console, fail, load_settings
 from insight.errors import InsightError
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _store() -> KeyStore:
-    from insight.cli import load_settings
-
     return KeyStore(load_settings().auth.keys_path)
 
 
@@ -43,8 +39,7 @@ def create(
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     except InsightError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
+        raise fail(exc) from exc
     record = created.record
     err_console.print(f"created key {record.id} ({record.name}) with scopes {', '.join(record.scopes)}")
     err_console.print("store it now; it cannot be shown again:")
@@ -59,8 +54,7 @@ def list_keys(
     try:
         records = _store().list(include_revoked=include_revoked)
     except InsightError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
+        raise fail(exc) from exc
     table = Table()
     for column in ("id", "name", "scopes", "rate limit", "created", "revoked"):
         table.add_column(column, no_wrap=column in {"id", "created", "revoked"})
@@ -82,6 +76,5 @@ def revoke(key_id: Annotated[str, typer.Argument(help="the key's id, as `insight
     try:
         record = _store().revoke(key_id)
     except InsightError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from exc
+        raise fail(exc) from exc
     console.print(f"revoked key {record.id} ({record.name})")

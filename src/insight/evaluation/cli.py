@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from insight.console import console, err_console, fail, load_settings
 from insight.errors import InsightError
 from insight.evaluation.runner import RunResult
 from insight.evaluation.stats import MetricSummary, direction
@@ -23,10 +24,7 @@ TABLE_WIDTH = 130  # the table stays readable in CI logs, where the console is 8
 
 
 def _fail(exc: InsightError) -> typer.Exit:
-    from insight.cli import err_console
-
-    err_console.print(f"[red]error:[/red] {exc.message}")
-    return typer.Exit(EXIT_ERROR)
+    return fail(exc, EXIT_ERROR)
 
 
 def _wide(console: Console) -> Console:
@@ -81,7 +79,6 @@ def run(
     import anyio
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from insight.cli import console, err_console, load_settings
     from insight.evaluation.cache import OutputCache
     from insight.evaluation.runner import Evaluator
     from insight.evaluation.suites import find_suite
@@ -136,7 +133,6 @@ def compare(
     suite: Annotated[str, typer.Argument(help="suite name or path")],
 ) -> None:
     """The latest run of each prompt version side by side; the plot is saved as an MLflow artifact."""
-    from insight.cli import console, load_settings
     from insight.evaluation.suites import find_suite
     from insight.evaluation.tracking import compare as compare_runs
 
@@ -173,7 +169,6 @@ def compare(
 @eval_app.command("list")
 def list_command() -> None:
     """The suites in the suites folder, with their targets."""
-    from insight.cli import console, load_settings
     from insight.evaluation.suites import list_suites
 
     settings = load_settings()

@@ -45,6 +45,7 @@ from insight.evaluation.metrics import (
 from insight.evaluation.stats import (
     MetricSummary,
     TargetResult,
+    bootstrap,
     check_target,
     percentile_of,
     summarize,
@@ -470,10 +471,7 @@ def _bootstrap_classifier(
     metric: str, truth: np.ndarray, proba: np.ndarray, samples: int, seed: int
 ) -> tuple[float, float, float]:
     """A classification metric on the test split, with a bootstrap interval over its rows."""
-    point = float(classifier_metric(metric, truth[None, :], proba[None, :])[0])
-    idx = np.random.default_rng(seed).integers(0, len(truth), (samples, len(truth)))
-    low, high = np.nanquantile(classifier_metric(metric, truth[idx], proba[idx]), [0.025, 0.975])
-    return point, float(low), float(high)
+    return bootstrap(lambda idx: classifier_metric(metric, truth[idx], proba[idx]), len(truth), samples, seed)
 
 
 def _metric_value(metric: str, record: CaseRecord) -> float | None:

@@ -51,7 +51,14 @@ def percentile_of(values: np.ndarray, q: float) -> Statistic:
 
 
 def bootstrap(statistic: Statistic, n: int, samples: int, seed: int) -> tuple[float, float, float]:
-    """(point, low, high): the statistic on all cases and the 2.5/97.5 percentiles over resamples."""
+    """(point, low, high): the statistic on all cases and the 2.5/97.5 percentiles over resamples.
+
+    The one bootstrap of the evaluation runs (case scores, latency percentiles, classifier metrics over
+    test rows). It draws the same index resamples as ``scipy.stats.bootstrap(..., method="percentile")``
+    with the same generator and gives the same interval (a test checks it), faster (no input checks or
+    standard error: ``bench/bootstrap.py``, docs/benchmarks.md); and a resample whose statistic is
+    undefined (NaN: ROC AUC of a one-class resample) is left out instead of making the interval NaN.
+    """
     point = float(statistic(np.arange(n)[None, :])[0])
     if n < 2:
         return point, point, point

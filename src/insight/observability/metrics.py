@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from fastapi import Request
@@ -12,14 +12,25 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-from insight.api.deps import Services
 from insight.llm.client import LLMClient
+from insight.llm.slot import LLMSlot
+from insight.rag.factory import RagSlot
 from insight.rag.ingest import IngestReport
 from insight.rag.service import RagService
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 UNMATCHED_ROUTE = "unmatched"
 """The route label of a request no route matched (a 404 path is not a label: that would be unbounded)."""
+
+
+class WatchedServices(Protocol):
+    """What ``InsightMetrics.watch`` hooks into: the API's ``Services`` is one (this layer does not import api)."""
+
+    @property
+    def llm(self) -> LLMSlot: ...
+
+    @property
+    def rag(self) -> RagSlot: ...
 
 
 class InsightMetrics:
@@ -87,7 +98,7 @@ class InsightMetrics:
     def watch_rag_service(self, service: RagService) -> None:
         service.on_ingest = self.observe_ingest
 
-    def watch(self, services: Services) -> None:
+    def watch(self, services: WatchedServices) -> None:
         """Hook the services' LLM client and search service, now if built, else when their slot builds them."""
         if services.llm.client is not None:
             self.watch_llm_client(services.llm.client)
