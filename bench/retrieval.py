@@ -113,6 +113,7 @@ def http_latency(settings: Settings, collection: str, queries: list[str], top_k:
         "INSIGHT_PREDICTOR__MODEL_DIR": str(settings.vectorstore.path / "no-model"),
         "INSIGHT_EMBEDDINGS__THREADS": "1",  # the service's default: one request, one core
         "INSIGHT_AUTH__ENABLED": "false",  # search itself is measured here; bench/load.py covers the keyed path
+        "INSIGHT_AUTH__RATE_LIMIT": "1000000/minute",  # applies per client even without keys (default 1200/minute)
     }  # search settings: the service's defaults (100 candidates per ranking), not the deep quality runs
     server = subprocess.Popen(
         [sys.executable, "-m", "insight.cli", "serve", "--port", str(port)],
