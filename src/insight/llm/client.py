@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from insight.config import LLMSettings
 from insight.llm.errors import translate_llm_errors
-from insight.llm.structured import StructuredCall, model_name_of
+from insight.llm.structured import StructuredCall, load_repair_prompt, model_name_of
+from insight.prompts import Prompt
 from insight.tokens import DEFAULT_ENCODING, SUPPORTED_ENCODINGS, count_tokens, get_encoding
 
 T = TypeVar("T", bound=BaseModel)
@@ -42,6 +43,8 @@ class LLMClient:
 
     ``capacity`` is ``settings.concurrency``, except for the local model, where it is 1: llama.cpp runs
     one generation at a time anyway, and waiting here (cancellable, no thread) beats waiting on its lock.
+    ``repair_prompt`` words the one repair attempt of structured calls (None: the shipped ``llm_repair``,
+    loaded on first use); ``repair_metadata`` identifies it for responses and tracked runs.
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class LLMClient:
         settings: LLMSettings,
         *,
         encoding: tiktoken.Encoding | None = None,
+        repair_prompt: Prompt | None = None,
     ) -> None:
         self.model = model
         self.settings = settings
@@ -59,6 +63,7 @@ class LLMClient:
         self._slots = anyio.Semaphore(self.capacity)
         self._sync_slots = threading.BoundedSemaphore(self.capacity)
         self._encoding = encoding
+        self._repair_prompt = repair_prompt
         self._structured: dict[tuple[type[BaseModel], str], StructuredCall[Any]] = {}
         self._runnables: dict[tuple[type[BaseModel], str], Runnable[LanguageModelInput, Any]] = {}
 
@@ -66,6 +71,17 @@ class LLMClient:
     def in_flight(self) -> int:
         """Async calls holding a slot now."""
         return self.capacity - self._slots.value
+
+    @property
+    def repair_prompt(self) -> Prompt:
+        if self._repair_prompt is None:
+            self._repair_prompt = load_repair_prompt()
+        return self._repair_prompt
+
+    @property
+    def repair_metadata(self) -> dict[str, str | int]:
+        """The repair prompt's name, version and sha256, keyed like ``Prompt.metadata`` with ``repair_`` in front."""
+        return {f"repair_{key}": value for key, value in self.repair_prompt.metadata.items()}
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by tiktoken (offline); exact for OpenAI models, an estimate for others."""
@@ -104,7 +120,7 @@ class LLMClient:
         key = (schema, json.dumps(call, sort_keys=True, default=str))
         found = self._structured.get(key)
         if found is None:
-            found = self._structured[key] = StructuredCall(self.model, schema, self.settings, call)
+            found = self._structured[key] = StructuredCall(self.model, schema, self.settings, call, self.repair_prompt)
         return found
 
     def structured_runnable(

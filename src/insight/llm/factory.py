@@ -8,6 +8,8 @@ from langchain_core.language_models import BaseChatModel
 from insight.config import LLMSettings
 from insight.errors import LLMNotConfigured
 from insight.llm.client import LLMClient
+from insight.llm.structured import load_repair_prompt
+from insight.prompts import PromptRegistry
 
 NOT_CONFIGURED = (
     "no LLM configured: set INSIGHT_LLM__PROVIDER to 'local' (embedded llama.cpp), 'openai' "
@@ -33,6 +35,13 @@ def build_chat_model(settings: LLMSettings) -> BaseChatModel:
     raise LLMNotConfigured(NOT_CONFIGURED)
 
 
-def build_llm_client(settings: LLMSettings, *, encoding: tiktoken.Encoding | None = None) -> LLMClient:
-    """``build_chat_model`` wrapped in an ``LLMClient`` (concurrency limit, token counting, typed errors)."""
-    return LLMClient(build_chat_model(settings), settings, encoding=encoding)
+def build_llm_client(
+    settings: LLMSettings, *, encoding: tiktoken.Encoding | None = None, prompts: PromptRegistry | None = None
+) -> LLMClient:
+    """``build_chat_model`` wrapped in an ``LLMClient`` (concurrency limit, token counting, typed errors).
+
+    ``prompts``: the registry whose ``llm_repair`` prompt words structured calls' repair attempt (the
+    service's, from ``settings.prompts_dir``); None uses the shipped one.
+    """
+    repair = load_repair_prompt(prompts) if prompts is not None else None
+    return LLMClient(build_chat_model(settings), settings, encoding=encoding, repair_prompt=repair)

@@ -10,6 +10,7 @@ from insight.config import LLMSettings
 from insight.errors import InsightError, LLMNotConfigured
 from insight.llm.client import LLMClient
 from insight.llm.factory import build_llm_client
+from insight.prompts import PromptRegistry
 
 
 @dataclass
@@ -19,6 +20,8 @@ class LLMSlot:
     problem: str | None = None
     on_client: Callable[[LLMClient], None] | None = None
     """Called with each client the slot builds (the app's metrics hook in here)."""
+    prompts: PromptRegistry | None = None
+    """Where the client's repair prompt comes from (``build_llm_client``); None: the shipped one."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -36,7 +39,7 @@ class LLMSlot:
         with self._lock:
             if self.client is None:
                 try:
-                    client = build_llm_client(self.settings)
+                    client = build_llm_client(self.settings, prompts=self.prompts)
                     if self.on_client is not None:
                         self.on_client(client)
                     self.client = client

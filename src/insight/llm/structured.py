@@ -9,7 +9,9 @@ A prompt's ``model_params`` (temperature, max_tokens, …) are bound to the mode
 they are to plain calls (``LLMClient.call_params`` says how each provider takes them).
 
 The grammar does not enforce every constraint (a float's bounds, for one), so the result is always
-validated by the Pydantic model; an invalid answer is sent back once with the validation errors.
+validated by the Pydantic model; an invalid answer is sent back once with the validation errors, in the
+words of the ``llm_repair`` prompt file (``prompts/llm_repair/v<N>.yaml``; its hash identifies it like any
+prompt's: ``LLMClient.repair_metadata``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 from insight.config import LLMSettings
 from insight.errors import OutputParseError
 from insight.llm.errors import translate_llm_errors, validation_summary
+from insight.prompts import Prompt, PromptRegistry, default_prompt_root
 
 T = TypeVar("T", bound=BaseModel)
 StructuredMethod = Literal["function_calling", "json_mode", "json_schema"]
@@ -40,6 +43,13 @@ STRUCTURED_METHOD: dict[str, StructuredMethod | None] = {
     "openai_compatible": "function_calling",
 }
 _MAX_ECHO = 1500
+REPAIR_PROMPT = "llm_repair"
+
+
+def load_repair_prompt(prompts: PromptRegistry | None = None) -> Prompt:
+    """The latest ``llm_repair`` prompt of ``prompts``, or of the shipped ``prompts/`` folder when None."""
+    registry = prompts if prompts is not None else PromptRegistry(default_prompt_root())
+    return registry.get(REPAIR_PROMPT)
 
 
 def model_name_of(model: BaseChatModel, settings: LLMSettings) -> str:
@@ -84,18 +94,12 @@ def _outcome(result: Any, schema: type[T]) -> tuple[T | None, str]:
 
 
 def _repair_messages(
-    messages: Sequence[BaseMessage], result: Any, problem: str, schema: type[BaseModel]
+    messages: Sequence[BaseMessage], result: Any, problem: str, schema: type[BaseModel], repair: Prompt
 ) -> list[BaseMessage]:
+    """The original messages, then ``repair`` filled with the problem and the answer that had it."""
     raw = result.get("raw") if isinstance(result, dict) else None
-    previous = _raw_text(raw)
-    shown = f"\nYour previous answer was:\n{previous}" if previous else ""
-    note = HumanMessage(
-        content=(
-            f"Your previous answer could not be used: {problem}.{shown}\n"
-            f"Answer again with a complete {schema.__name__} that satisfies every constraint of its schema."
-        )
-    )
-    return [*messages, note]
+    note = repair.format_messages(problem=problem, previous_answer=_raw_text(raw) or None, schema_name=schema.__name__)
+    return [*messages, *note]
 
 
 def tool_outcome(message: BaseMessage, schema: type[T], tool: str) -> dict[str, Any]:
@@ -152,7 +156,8 @@ class StructuredCall(Generic[T]):
     """A validated ``schema`` instance from a list of messages, with one repair attempt (see ``structured``).
 
     ``run``/``arun`` may be called directly (``LLMClient`` does: no runnable layer around it), or through
-    the runnable that ``structured`` wraps around them.
+    the runnable that ``structured`` wraps around them. ``repair`` is the repair prompt (variables
+    ``problem``, ``previous_answer``, ``schema_name``); None loads the shipped one.
     """
 
     def __init__(
@@ -161,10 +166,12 @@ class StructuredCall(Generic[T]):
         schema: type[T],
         settings: LLMSettings,
         params: Mapping[str, Any] | None = None,
+        repair: Prompt | None = None,
     ) -> None:
         method = STRUCTURED_METHOD.get(settings.provider)
         extra = dict(params or {})
         self.schema = schema
+        self.repair = repair if repair is not None else load_repair_prompt()
         self.provider = settings.provider
         self.model_name = model_name_of(model, settings)
         self._invoke: Callable[[list[BaseMessage]], Any]
@@ -194,7 +201,7 @@ class StructuredCall(Generic[T]):
             parsed, problem = _outcome(result, self.schema)
             if parsed is not None:
                 return parsed
-            retry = self._invoke(_repair_messages(messages, result, problem, self.schema))
+            retry = self._invoke(_repair_messages(messages, result, problem, self.schema, self.repair))
             parsed, problem = _outcome(retry, self.schema)
         if parsed is None:
             raise self._failure(problem)
@@ -207,7 +214,7 @@ class StructuredCall(Generic[T]):
             parsed, problem = _outcome(result, self.schema)
             if parsed is not None:
                 return parsed
-            retry = await self._ainvoke(_repair_messages(messages, result, problem, self.schema))
+            retry = await self._ainvoke(_repair_messages(messages, result, problem, self.schema, self.repair))
             parsed, problem = _outcome(retry, self.schema)
         if parsed is None:
             raise self._failure(problem)
@@ -222,10 +229,11 @@ def structured(
     schema: type[T],
     settings: LLMSettings,
     params: Mapping[str, Any] | None = None,
+    repair: Prompt | None = None,
 ) -> Runnable[LanguageModelInput, T]:
     """A runnable giving a validated ``schema`` instance; provider failures come out as typed LLM errors.
 
     ``params`` (call arguments, e.g. a prompt's temperature and max_tokens) go with every model call,
-    the repair attempt included.
+    the repair attempt included; ``repair`` is the repair prompt (None: the shipped one).
     """
-    return StructuredCall(model, schema, settings, params).runnable()
+    return StructuredCall(model, schema, settings, params, repair).runnable()
