@@ -216,6 +216,13 @@ class Evaluator:
             if progress is not None:
                 progress(len(result.cases), len(result.cases))
             return [result]
+        if suite.kind == "insights":  # the insight engine on generated planted-pattern tables: no model, no dataset
+            from insight.evaluation.planted import run_suite
+
+            planted = await anyio.to_thread.run_sync(
+                lambda: run_suite(loaded, self.settings, limit=limit or suite.limit, progress=progress)
+            )
+            return [planted]
         dataset = await anyio.to_thread.run_sync(self.dataset, suite, data)  # file reading, off the event loop
         if suite.collection and "{corpus}" in suite.collection:
             corpus = Path(dataset.source).name if dataset.corpus is not None else dataset.name

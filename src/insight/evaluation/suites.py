@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from insight.errors import SuiteInvalid, SuiteNotFound
 from insight.yamlfile import load_yaml_model
 
-Kind = Literal["analysis", "ask", "retrieval", "predictor"]
+Kind = Literal["analysis", "ask", "retrieval", "predictor", "insights"]
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
 _AT_K = re.compile(r"^(ndcg|recall|mrr|precision)@([1-9][0-9]{0,3})$")
 
@@ -32,7 +32,12 @@ ASK_METRICS = frozenset(
 RETRIEVAL_METRICS = frozenset({"latency_p50", "latency_p95"})  # plus ndcg@k, recall@k, mrr@k, precision@k
 PREDICTOR_METRICS = frozenset({"accuracy", "f1", "roc_auc", "precision", "recall"})
 JUDGE_METRICS = frozenset({"judge_faithfulness", "judge_relevance"})
-LOWER_IS_BETTER = frozenset({"latency_p50", "latency_p95", "input_tokens", "output_tokens"})
+# kind insights: recall.<type> and precision.<type> for every insight type, plus these (evaluation/planted.py)
+INSIGHTS_METRICS = frozenset({"recall", "precision", "null_rate", "distractor_share", "latency_p50", "latency_p95"})
+_PER_TYPE = re.compile(r"^(recall|precision)\.([a-z_]+)$")
+LOWER_IS_BETTER = frozenset(
+    {"latency_p50", "latency_p95", "input_tokens", "output_tokens"} | {"null_rate", "distractor_share"}
+)
 
 
 class _Strict(BaseModel):
@@ -74,6 +79,28 @@ class DatasetSpec(_Strict):
         return self.path is None
 
 
+class PlantedSpec(_Strict):
+    """kind insights: the seeded planted-pattern tables the insight engine is scored on (evaluation/planted.py)."""
+
+    seed: int = 13
+    tables_per_type: int = Field(default=10, ge=1, le=10_000)
+    null_tables: int = Field(default=40, ge=0, le=100_000)
+    min_rows: int = Field(default=200, ge=50)
+    max_rows: int = Field(default=2000, ge=50)
+    types: list[str] = Field(default_factory=list, description="planted types (empty: every insight type)")
+
+    @model_validator(mode="after")
+    def _valid(self) -> PlantedSpec:
+        from insight.evaluation.planted import PLANTED_TYPES
+
+        unknown = sorted(set(self.types) - set(PLANTED_TYPES))
+        if unknown:
+            raise ValueError(f"unknown insight types {unknown}; planted: {', '.join(PLANTED_TYPES)}")
+        if self.min_rows > self.max_rows:
+            raise ValueError("min_rows is above max_rows")
+        return self
+
+
 class Target(_Strict):
     metric: str
     op: Literal[">=", "<="] = ">="
@@ -109,6 +136,7 @@ class Suite(_Strict):
     )
     alias: str | None = Field(default=None, description="prompt alias moved to a version whose run passes")
     judge_prompt: str = "eval_judge"
+    planted: PlantedSpec | None = Field(default=None, description="kind insights: the generated tables")
 
     @model_validator(mode="after")
     def _consistent(self) -> Suite:
@@ -117,19 +145,23 @@ class Suite(_Strict):
             "ask": ASK_METRICS,
             "retrieval": RETRIEVAL_METRICS,
             "predictor": PREDICTOR_METRICS,
+            "insights": INSIGHTS_METRICS,
         }[self.kind]
         for metric in self.metrics:
             ranked = self.kind in ("retrieval", "ask") and _AT_K.match(metric)
-            if metric not in allowed and not ranked:
+            per_type = self.kind == "insights" and _insight_type_metric(metric)
+            if metric not in allowed and not ranked and not per_type:
                 raise ValueError(f"metric {metric!r} is not measured for kind {self.kind!r}")
         for target in self.targets:
             if target.metric not in self.metrics:
                 raise ValueError(f"target on {target.metric!r}, which is not in metrics")
         if self.kind in ("analysis", "ask") and self.prompt is None:
             raise ValueError(f"kind {self.kind!r} needs 'prompt'")
-        if self.kind in ("retrieval", "predictor") and self.prompt is not None:
+        if self.kind in ("retrieval", "predictor", "insights") and self.prompt is not None:
             raise ValueError(f"kind {self.kind!r} uses no prompt")
-        if self.kind != "predictor" and self.dataset is None:
+        if (self.kind == "insights") != (self.planted is not None):
+            raise ValueError("kind 'insights' needs 'planted', and only it takes one")
+        if self.kind not in ("predictor", "insights") and self.dataset is None:
             raise ValueError(f"kind {self.kind!r} needs 'dataset'")
         if self.kind in ("retrieval", "ask") and not self.collection:
             raise ValueError(f"kind {self.kind!r} needs 'collection'")
@@ -138,6 +170,14 @@ class Suite(_Strict):
     @property
     def uses_judge(self) -> bool:
         return bool(JUDGE_METRICS & set(self.metrics))
+
+
+def _insight_type_metric(metric: str) -> bool:
+    """``recall.trend``, ``precision.dominance`` …: a per-type score of a planted insight type."""
+    from insight.evaluation.planted import PLANTED_TYPES
+
+    match = _PER_TYPE.match(metric)
+    return bool(match and match.group(2) in PLANTED_TYPES)
 
 
 def at_k(metric: str) -> tuple[str, int] | None:
