@@ -1,0 +1,98 @@
+"""Trends over the time column: the measure's mean per period, Mann–Kendall test, Theil–Sen slope.
+
+One test per measure: Mann–Kendall on the per-period means (valid for independent periods). The
+Mann–Kendall S is Kendall's S between the period index and the values, so the test is run as
+``scipy.stats.kendalltau`` (the normal approximation with the tie-corrected variance, as
+``pymannkendall.original_test`` computes it; agreement checked in the tests), ~5× faster than
+pymannkendall's loop, which matters because trends are also searched in every subspace. The change
+is read off the fitted Theil–Sen line, from its value at the first period to its value at the last. It is
+reported only when the per-period series is better described by a line than by one step (see
+``timeseries.shape``) and Kendall's |τ| is at least ``MIN_TAU``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import stats
+
+from insight.analysis.insights import timeseries
+from insight.analysis.insights.base import Candidate, TableView, label, line_chart, num, pct
+from insight.analysis.insights.model import InsightTest
+
+MIN_TAU = 0.3
+
+
+def find(view: TableView) -> list[Candidate]:
+    out: list[Candidate] = []
+    for measure in view.roles.measures:
+        if view.expired():
+            break
+        found = timeseries.series(view, measure)
+        if found is None or np.ptp(found.values) == 0:
+            continue
+        candidate = _trend(view, found)
+        if candidate is not None:
+            out.append(candidate)
+    return out
+
+
+def _trend(view: TableView, found: timeseries.Series) -> Candidate | None:
+    values = found.values
+    x = found.x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = stats.kendalltau(x, values, method="asymptotic")
+    p_value = float(result.pvalue)
+    tau = float(result.statistic)
+    if not np.isfinite(p_value) or not np.isfinite(tau):
+        return None
+    slope, intercept = (float(v) for v in stats.theilslopes(values, x)[:2])
+    start = intercept + slope * float(x[0])
+    end = intercept + slope * float(x[-1])
+    shape = timeseries.shape(view, found.measure)
+    is_line = shape is not None and shape.kind == "trend"
+    measure, per = found.measure, timeseries.per_word(found.period)
+    unit = per.removeprefix("per ")
+    labels = found.labels
+    rose = end > start
+    word = "rose" if rose else ("fell" if end < start else "stayed")
+    values_out = [
+        num("start", start, f"fitted average {measure} {per} at {labels[0]}"),
+        label("start_period", labels[0], "first period"),
+        num("end", end, f"fitted average {measure} {per} at {labels[-1]}"),
+        label("end_period", labels[-1], "last period"),
+        num("slope", slope, f"Theil–Sen slope: change of average {measure} {per}", signed=True),
+    ]
+    change_text = ""
+    if start > 0 and end > 0:
+        values_out.append(pct("change_pct", (end - start) / start * 100.0, "change over the period", signed=True))
+        change_text = f", {values_out[-1].text}"
+    else:
+        values_out.append(num("change", end - start, "change over the period", signed=True))
+        change_text = f", {values_out[-1].text}"
+    statement = (
+        f"Average {measure} {per}{view.where()} {word} from {values_out[0].text} ({labels[0]}) to "
+        f"{values_out[2].text} ({labels[-1]}){change_text}, about {values_out[4].text} per {unit}."
+    )
+    expression = (
+        f"s = {timeseries.per_period_expr(view, measure, found.period)}; "
+        f"x = {timeseries.x_expr(view)}; "
+        "stats.theilslopes(s.to_numpy(), x), stats.kendalltau(x, s.to_numpy())"
+    )
+    x_type = "temporal" if found.period in ("day", "week", "month") else "ordinal"
+    return Candidate(
+        type="trend",
+        columns=[found.axis.column, measure],
+        statement=statement,
+        values=values_out,
+        test=InsightTest(
+            name="mann-kendall", statistic=tau, p_value=p_value, effect_name="kendall_tau", effect_size=tau
+        ),
+        strength=min(1.0, abs(tau)),
+        reportable=is_line and abs(tau) >= MIN_TAU and start != end,
+        expression=expression,
+        chart=line_chart(f"Average {measure} {per}", "period", measure, timeseries.chart_rows(found), x_type=x_type),
+        direction=1 if rose else -1,
+    )
