@@ -15,6 +15,7 @@ from insight.errors import InsightError
 from insight.evaluation.cli import eval_app
 
 if TYPE_CHECKING:
+    from insight.analysis.insights import InsightReport
     from insight.rag.service import RagService
 
 app = typer.Typer(
@@ -277,12 +278,13 @@ def ask(
     settings = load_settings()
     rag = _rag(settings)
     try:
-        llm = LLMSlot(settings.llm).require()
+        prompts = PromptRegistry(settings.prompts_dir)
+        llm = LLMSlot(settings.llm, prompts=prompts).require()
         search = settings.search
         answerer = Answerer(
             rag,
             llm,
-            PromptRegistry(settings.prompts_dir),
+            prompts,
             top_k=search.answer_top_k,
             min_dense=search.answer_min_dense,
             context_tokens=search.answer_context_tokens,
@@ -310,14 +312,17 @@ def ask(
 
 @app.command()
 def analyze(
-    path: Annotated[Path, typer.Argument(help="a .csv, .json or .jsonl table")],
+    path: Annotated[Path, typer.Argument(help="a table: .csv, .tsv, .json, .jsonl, .parquet or .xlsx")],
     question: Annotated[str | None, typer.Option("--question", "-q")] = None,
     domain: Annotated[str | None, typer.Option("--domain", "-d")] = None,
     allow_sampling: Annotated[bool, typer.Option("--sample", help="sample rows over the limit")] = False,
+    narrate: Annotated[bool, typer.Option("--narrate/--no-narrate", help="ask the model to narrate")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print the whole response as JSON")] = False,
 ) -> None:
-    """Structured, grounded analysis of a table with the configured model."""
-    from insight.analysis import Analyzer, DataLimits, parse_file
+    """Computed, tested, ranked insights of a table, printed at once; then the narration."""
+    import asyncio
+
+    from insight.analysis import DataLimits, build_analyzer, parse_file
     from insight.llm.slot import LLMSlot
     from insight.prompts import PromptRegistry
 
@@ -330,15 +335,12 @@ def analyze(
             limits=DataLimits(max_rows=limits.max_rows, max_bytes=limits.max_bytes, max_columns=limits.max_columns),
             allow_sampling=allow_sampling,
         )
-        llm = LLMSlot(settings.llm).require()
-        analyzer = Analyzer(
-            llm,
-            PromptRegistry(settings.prompts_dir),
-            prompt_version=limits.prompt_version,
-            max_fact_tokens=limits.fact_budget(llm.provider),
-        )
-        with console.status("profiling and asking the model…"):
-            response = analyzer.analyze_sync(parsed, question, domain)
+        analyzer = build_analyzer(limits, PromptRegistry(settings.prompts_dir), LLMSlot(settings.llm))
+        computed = analyzer.compute(parsed, question)
+        if not as_json:
+            _print_insights(computed.report)
+        with console.status("narrating…" if narrate and analyzer.llm.configured else "writing the summary…"):
+            response = asyncio.run(analyzer.narrate(computed, question, domain, narrate=narrate))
     except OSError as exc:
         err_console.print(f"[red]error:[/red] cannot read {path}: {exc.strerror}")
         raise typer.Exit(2) from exc
@@ -347,19 +349,34 @@ def analyze(
     if as_json:
         console.print_json(response.model_dump_json())
         return
-    result, grounding = response.result, response.grounding
-    console.print(f"[bold]Summary[/bold] {result.summary}")
+    result, meta = response.result, response.meta
+    console.print(f"\n[bold]Summary[/bold] {result.summary}")
     for point in result.key_points:
         console.print(f"  • {point}")
     for recommendation in result.recommendations or []:
-        console.print(f"  → {recommendation}")
+        console.print(f"  → [dim](suggestion)[/dim] {recommendation}")
+    grounding = response.grounding
     console.print(
-        f"confidence {result.confidence:.2f} (model said {grounding.model_confidence:.2f}); "
-        f"{len(grounding.supported)} figures grounded, {len(grounding.unsupported)} unsupported"
-        + (f": {', '.join(n.text for n in grounding.unsupported)}" if grounding.unsupported else "")
+        f"confidence {result.confidence:.2f}; {len(grounding.supported)} figures grounded, "
+        f"{len(grounding.unsupported)} unsupported"
     )
-    meta = response.meta
-    console.print(f"[dim]{meta.prompt_name} v{meta.prompt_version} · {meta.provider}/{meta.model}[/dim]")
+    who = f"model {meta.provider}/{meta.model}" if meta.narrator == "model" else f"template ({meta.narrator_reason})"
+    console.print(f"[dim]narrated by {who}[/dim]")
+
+
+def _print_insights(report: InsightReport) -> None:
+    table = Table(
+        title=f"{len(report.insights)} of {report.significant} insights "
+        f"({report.candidates_tested} tests, FDR q = {report.fdr_q}, {report.engine_ms:.0f} ms)"
+    )
+    for column in ("#", "type", "score", "p (adj.)", "finding"):
+        table.add_column(column, overflow="fold")
+    for rank, insight in enumerate(report.insights, start=1):
+        p = "—" if insight.test.p_adjusted is None else f"{insight.test.p_adjusted:.2g}"
+        table.add_row(str(rank), insight.type, f"{insight.score:.2f}", p, insight.statement)
+    console.print(table)
+    for issue in report.quality:
+        console.print(f"[yellow]data quality:[/yellow] {issue.detail}")
 
 
 @collections_app.command("list")

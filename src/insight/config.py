@@ -171,31 +171,22 @@ class LLMSettings(BaseModel):
         return self
 
 
-LOCAL_FACT_TOKENS = 320
-REMOTE_FACT_TOKENS = 1200
-
-
 class AnalysisSettings(BaseModel):
     max_rows: int = Field(default=100_000, ge=1)
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_columns: int = Field(default=200, ge=1)
-    max_fact_tokens: int | None = Field(
-        default=None,
-        ge=64,
-        description="facts given to the model, by token count (default: 1200, or 320 for the local model, "
-        "whose prompt evaluation dominates its latency)",
+    top_k: int = Field(default=8, ge=1, le=50, description="insights returned (the rest are counted)")
+    fdr_q: float = Field(
+        default=0.05, gt=0.0, lt=1.0, description="false-discovery rate controlled (Benjamini–Hochberg) over all tests"
     )
-    prompt_version: int | None = Field(default=None, description="analysis prompt version (default: latest)")
+    insight_budget_s: float = Field(
+        default=2.0, gt=0.0, description="seconds the engine may spend searching one-filter subspaces"
+    )
+    min_subspace_rows: int = Field(default=30, ge=5, description="rows a subspace needs to be searched")
+    prompt_version: int | None = Field(default=None, description="narration prompt version (default: latest)")
     profile_cache_entries: int = Field(
-        default=256, ge=0, description="parsed and profiled tables kept by content for repeat requests (0: off)"
+        default=256, ge=0, description="parsed tables and their insights kept by content for repeat requests (0: off)"
     )
-
-    def fact_budget(self, provider: str) -> int:
-        """``max_fact_tokens``, or the default for ``provider``."""
-        if self.max_fact_tokens is not None:
-            return self.max_fact_tokens
-        return LOCAL_FACT_TOKENS if provider == "local" else REMOTE_FACT_TOKENS
-
 
 class TrackingSettings(BaseModel):
     """MLflow: a SQLite file by default, a tracking server by setting ``uri``."""

@@ -1,4 +1,4 @@
-"""The profile cache: a repeat of the same table is served from memory, anything different is computed."""
+"""The insight cache: a repeat of the same table is served from memory, anything different is computed."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from insight.analysis import parse_records, profile
+from insight.analysis import Computed, parse_records
 from insight.analysis.cache import Prepared, ProfileCache, profile_key
-from insight.config import LOCAL_FACT_TOKENS, REMOTE_FACT_TOKENS, AnalysisSettings
+from insight.analysis.insights import InsightEngine
 
 
 def counting(sales: list[dict[str, object]], tokens: Callable[[str], int]) -> tuple[Callable[[], Prepared], list[int]]:
@@ -17,7 +17,7 @@ def counting(sales: list[dict[str, object]], tokens: Callable[[str], int]) -> tu
     def compute() -> Prepared:
         calls.append(1)
         parsed = parse_records(sales)
-        return parsed, profile(parsed.frame, count_tokens=tokens, max_fact_tokens=400)
+        return Computed(parsed, InsightEngine().run(parsed.frame), 0.0)
 
     return compute, calls
 
@@ -65,12 +65,6 @@ def test_errors_are_not_cached() -> None:
 def test_keys_separate_their_parts() -> None:
     assert profile_key(["ab", "c"]) != profile_key(["a", "bc"])
     assert profile_key(["csv", "x"]) == profile_key(["csv", b"x"])
-
-
-def test_fact_budget_defaults_per_provider() -> None:
-    assert AnalysisSettings().fact_budget("local") == LOCAL_FACT_TOKENS < REMOTE_FACT_TOKENS
-    assert AnalysisSettings().fact_budget("openai_compatible") == REMOTE_FACT_TOKENS
-    assert AnalysisSettings(max_fact_tokens=700).fact_budget("local") == 700
 
 
 def test_get_answers_only_what_is_cached(sales: list[dict[str, object]], tokens: Callable[[str], int]) -> None:

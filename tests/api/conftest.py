@@ -21,15 +21,16 @@ from tests.conftest import auth_settings, make_settings
 from tests.rag.fakes import HashEmbeddings
 
 
-def build_with_fakes(settings: Settings) -> Services:
-    """The real services, except a hash embedder in place of the ONNX model (fast start-up)."""
+def build_with_fakes(settings: Settings, llm: LLMSlot | None = None) -> Services:
+    """The real services, except a hash embedder in place of the ONNX model (fast start-up); ``llm``: a slot
+    holding a fake model (services are built once, so the model is given here, not swapped in later)."""
     client = build_chroma_client(settings.vectorstore)
     rag = RagService(ChromaStore(client, HashEmbeddings.model_id), HashEmbeddings(), get_encoding(), settings.search)
     return Services(
         settings=settings,
         predictor=PredictorSlot.from_dir(settings.predictor.model_dir),
         rag=RagSlot(settings, service=rag),
-        llm=LLMSlot(settings.llm),
+        llm=llm or LLMSlot(settings.llm),
         prompts=PromptRegistry(settings.prompts_dir),
     )
 

@@ -1,8 +1,10 @@
-"""POST /api/v1/analyze with a scripted tool-calling model: JSON records, CSV text, file upload, bad input."""
+"""POST /api/v1/analyze with a scripted tool-calling model: JSON records, CSV text, file upload, bad input,
+narrate=false, streaming, and the template narrator when the model is off or fails."""
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,25 +22,25 @@ from tests.api.conftest import build_with_fakes
 from tests.conftest import make_settings
 
 ROWS = [
-    {"month": "2026-01-01", "region": "EMEA", "revenue": 100.0},
-    {"month": "2026-02-01", "region": "EMEA", "revenue": 110.0},
-    {"month": "2026-03-01", "region": "APAC", "revenue": 125.0},
+    {"units": u, "region": ["EMEA", "APAC", "AMER"][i % 3], "revenue": round(u * 12.5 + (-1) ** i * (i % 7), 1)}
+    for i, u in enumerate([12, 45, 33, 27, 19, 41, 38, 22, 15, 30, 44, 26, 35, 18, 40, 29, 24, 37, 16, 43])
 ]
-CSV = "month,region,revenue\n2026-01-01,EMEA,100\n2026-02-01,EMEA,110\n2026-03-01,APAC,125\n"
+CSV = "units,region,revenue\n" + "".join(f"{r['units']},{r['region']},{r['revenue']}\n" for r in ROWS)
 REPLY = {
-    "summary": "Revenue grew from 100 to 125 over three months.",
-    "key_points": ["Revenue rose every month.", "APAC appears only in March, invented 999 units."],
-    "confidence": 0.9,
-    "recommendations": None,
+    "lead": [1],
+    "summary": "Revenue tracks units (r = {1.pearson_r}); the model also claims 999 units.",
+    "key_points": [{"insight": 1, "wording": "Revenue rises with units (r = {1.pearson_r}, n = {1.n})."}],
+    "recommendations": ["Check the pricing per unit."],
 }
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
     def build(settings: Settings) -> Services:
-        services = build_with_fakes(settings)
-        model = ToolCallingFake(messages=itertools.cycle([tool_reply(REPLY)]))
-        services.llm = LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
+        model = ToolCallingFake(messages=itertools.cycle([tool_reply(REPLY, name="NarrationPlan")]))
+        services = build_with_fakes(
+            settings, llm=LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
+        )
         return services
 
     settings = make_settings(tmp_path, analysis=AnalysisSettings(max_rows=50, max_bytes=4096))
@@ -47,13 +49,18 @@ def api(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def check_grounded(body: dict[str, Any]) -> None:
-    assert body["result"]["summary"] == REPLY["summary"]
-    supported = {n["text"] for n in body["grounding"]["supported"]}
-    unsupported = {n["text"] for n in body["grounding"]["unsupported"]}
-    assert {"100", "125"} <= supported and "999" in unsupported
-    assert body["result"]["confidence"] < 0.9  # lowered for the unsupported figure
-    assert body["meta"]["prompt_name"] == "analysis" and body["meta"]["rows"] == 3
-    assert any(f["kind"] for f in body["facts"])
+    """The model's summary wrote a figure of its own (999): the computed statements replaced it."""
+    top = body["insights"][0]
+    assert top["id"] == "correlation:units~revenue"
+    r = next(v["text"] for v in top["values"] if v["key"] == "pearson_r")
+    assert "999" not in body["result"]["summary"] and top["statement"] in body["result"]["summary"]
+    assert body["result"]["key_points"][0] == f"Revenue rises with units (r = {r}, n = 20)."
+    assert body["grounding"]["unsupported"] == [] and body["grounding"]["grounded_rate"] == 1.0
+    meta = body["meta"]
+    assert meta["narrator"] == "model" and meta["prompt_name"] == "narration" and meta["rows"] == 20
+    assert any(note.startswith("model sentences replaced") for note in meta["notes"])
+    assert {f["insight_id"] for f in body["figures"]} >= {top["id"]}
+    assert any(f["kind"] == "insight" for f in body["facts"])
 
 
 def test_records(api: TestClient) -> None:
@@ -101,15 +108,17 @@ def test_over_the_row_limit_may_be_sampled(api: TestClient) -> None:
 
 
 def test_unsupported_upload_is_415(api: TestClient) -> None:
-    response = api.post("/api/v1/analyze", files={"file": ("sales.xlsx", b"PK..", "application/octet-stream")})
+    response = api.post("/api/v1/analyze", files={"file": ("sales.docx", b"PK..", "application/octet-stream")})
     assert response.status_code == 415
+    broken = api.post("/api/v1/analyze", files={"file": ("sales.xlsx", b"PK..", "application/octet-stream")})
+    assert broken.status_code == 422 and broken.json()["message"]
 
 
 def test_the_same_table_again_reuses_its_profile(api: TestClient) -> None:
     cache = api.app.state.services.profiles  # type: ignore[attr-defined]
     first = api.post("/api/v1/analyze", json={"csv": CSV, "question": "one"})
-    second = api.post("/api/v1/analyze", json={"csv": CSV, "question": "another"})
-    changed = api.post("/api/v1/analyze", json={"csv": CSV.replace("125", "126")})
+    second = api.post("/api/v1/analyze", json={"csv": CSV, "question": "one", "domain": "sales"})
+    changed = api.post("/api/v1/analyze", json={"csv": CSV.replace("\n12,", "\n13,")})
     assert [r.status_code for r in (first, second, changed)] == [200, 200, 200]
     assert (cache.hits, cache.misses) == (1, 2)
     assert first.json()["facts"] == second.json()["facts"] != changed.json()["facts"]
@@ -128,3 +137,64 @@ def test_a_repeat_hits_the_cache_whether_looked_up_in_a_thread_or_on_the_loop(
     assert (cache.hits, cache.misses) == (2, 1)
     assert bodies[0]["facts"] == bodies[2]["facts"]
     check_grounded(bodies[2])
+
+
+def test_narrate_false_answers_from_the_engine_with_the_template(api: TestClient) -> None:
+    response = api.post("/api/v1/analyze", json={"data": ROWS, "narrate": False})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["meta"]["narrator"] == "template" and body["meta"]["narrator_reason"] == "narrate=false"
+    assert body["meta"]["prompt_name"] is None and body["meta"]["latency_ms"] == 0.0
+    assert body["result"]["key_points"][0] == body["insights"][0]["statement"]
+    assert body["grounding"]["grounded_rate"] == 1.0
+
+
+def test_stream_sends_the_insights_first_then_the_narration(api: TestClient) -> None:
+    with api.stream("POST", "/api/v1/analyze", json={"data": ROWS, "stream": True}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = "".join(response.iter_text())
+    events = [block.split("\n", 1) for block in text.strip().split("\n\n")]
+    names = [head.removeprefix("event: ") for head, _ in events]
+    assert names == ["insights", "narration", "done"]
+    first = json.loads(events[0][1].removeprefix("data: "))
+    assert first["insights"][0]["id"] == "correlation:units~revenue" and first["meta"]["candidates_tested"] >= 1
+    narration = json.loads(events[1][1].removeprefix("data: "))
+    assert narration["result"]["key_points"] and narration["figures"]
+    done = json.loads(events[2][1].removeprefix("data: "))
+    assert done["meta"]["narrator"] == "model" and done["grounding"]["grounded_rate"] == 1.0
+
+
+def test_multipart_flags(api: TestClient) -> None:
+    response = api.post(
+        "/api/v1/analyze", files={"file": ("sales.csv", CSV.encode(), "text/csv")}, data={"narrate": "false"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["meta"]["narrator_reason"] == "narrate=false"
+
+
+def test_without_a_model_the_result_is_complete(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, llm=LLMSettings(provider="none"))
+    with TestClient(create_app(settings, build=build_with_fakes)) as client:
+        response = client.post("/api/v1/analyze", json={"data": ROWS})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["meta"]["narrator"] == "template"
+    assert body["meta"]["narrator_reason"] == "no language model configured"
+    assert body["insights"] and body["result"]["summary"].startswith("The table has 20 rows and 3 columns")
+
+
+def test_a_failing_model_falls_back_to_the_template(tmp_path: Path) -> None:
+    def build(settings: Settings) -> Services:
+        model = ToolCallingFake(messages=itertools.cycle([tool_reply({"lead": "x"}, name="NarrationPlan")]))
+        return build_with_fakes(
+            settings, llm=LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
+        )
+
+    with TestClient(create_app(make_settings(tmp_path), build=build)) as client:
+        response = client.post("/api/v1/analyze", json={"data": ROWS})
+    assert response.status_code == 200, response.text
+    meta = response.json()["meta"]
+    assert meta["narrator"] == "template" and meta["narrator_reason"].startswith(
+        "the model failed (output_parse_error)"
+    )

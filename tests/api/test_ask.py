@@ -27,8 +27,7 @@ DOCS = {
 
 def client_with(tmp_path: Path, numbers: list[int], reply: str) -> Iterator[TestClient]:
     def build(settings: Settings) -> Services:
-        services = build_with_fakes(settings)
-        services.llm = LLMSlot(settings.llm, client=cited_llm(numbers, reply))
+        services = build_with_fakes(settings, llm=LLMSlot(settings.llm, client=cited_llm(numbers, reply)))
         return services
 
     with TestClient(create_app(make_settings(tmp_path), build=build)) as client:

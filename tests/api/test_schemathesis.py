@@ -48,9 +48,10 @@ TOOL_ARGS: dict[str, Any] = {
 
 
 def _build(settings: Settings) -> Services:
-    services = build_with_fakes(settings)
     model = SchemaAwareFake(messages=iter(()), default_args=TOOL_ARGS, text="Refunds are paid within 30 days [1].")
-    services.llm = LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
+    services = build_with_fakes(
+        settings, llm=LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
+    )
     text = "Refunds are paid within 30 days to the original card."
     services.rag.require().ingest(
         "handbook",

@@ -35,24 +35,28 @@ def all_text(messages: list[BaseMessage]) -> str:
     return "\n".join(str(message.content) for message in messages)
 
 
-def fact_lines(messages: list[BaseMessage]) -> list[str]:
-    """The facts' sentences as the analysis prompt shows them (``- [id] text``)."""
-    text = all_text(messages)
-    return [m.group(1) for m in re.finditer(r"^- \[[^\]]+\] (.+)$", text, flags=re.MULTILINE)]
-
-
 def faithful_analyst(messages: list[BaseMessage]) -> AIMessage:
-    """Copies the shape fact and the strongest correlation: grounded, and states the reference facts."""
-    facts = fact_lines(messages)
-    correlation = next(line for line in facts if "correlated" in line)
-    return tool_reply({"summary": facts[0], "key_points": [correlation], "confidence": 0.8}, usage=(400, 60))
+    """Leads with the first finding and words it with references only: the service fills in its figures."""
+    keys = re.findall(r"\{1\.([a-z_]+)\}", all_text(messages))
+    figure = "{1." + keys[0] + "}" if keys else ""
+    plan = {
+        "lead": [1],
+        "summary": f"The leading finding: {figure}.",
+        "key_points": [{"insight": 1, "wording": f"The first finding holds ({figure})."}],
+        "recommendations": ["Look into the first finding."],
+    }
+    return tool_reply(plan, name="NarrationPlan", usage=(400, 60))
 
 
 def inventing_analyst(messages: list[BaseMessage]) -> AIMessage:
-    """Writes figures that are in no fact."""
-    return tool_reply(
-        {"summary": "About 9999 rows, growing 77.7% a year.", "key_points": ["A 123.4 spike."], "confidence": 0.9}
-    )
+    """Writes figures of its own, which the service never lets through."""
+    plan = {
+        "lead": [1],
+        "summary": "About 9999 rows, growing 77.7% a year.",
+        "key_points": [{"insight": 1, "wording": "A 123.4 spike."}],
+        "recommendations": [],
+    }
+    return tool_reply(plan, name="NarrationPlan")
 
 
 def citing_answerer(messages: list[BaseMessage]) -> AIMessage:

@@ -24,7 +24,7 @@ def _suite(folder: Path, reference_target: float) -> Any:
             folder,
             name="analysis-tracked",
             kind="analysis",
-            prompt={"name": "analysis", "versions": [1, 2]},
+            prompt={"name": "narration", "versions": [1, 2]},
             dataset={"path": ANALYSIS_DATA},
             limit=2,
             metrics=["schema_valid", "reference_recall"],
@@ -46,12 +46,12 @@ def test_runs_are_logged_and_the_alias_moves_only_on_a_pass(
     evaluator, _ = make_evaluator(faithful_analyst)
     results = run(evaluator, failing)
     log_results(results, settings, prompts, alias="production")
-    assert alias_version("analysis", "production") is None  # nothing passed: no alias
+    assert alias_version("narration", "production") is None  # nothing passed: no alias
     assert all(r.promoted is None for r in results)
 
     run_data = mlflow.get_run(results[1].mlflow_run_id).data
-    assert run_data.params["prompt_name"] == "analysis" and run_data.params["prompt_version"] == "2"
-    assert run_data.params["prompt_sha256"] == prompts.get("analysis", 2).sha256
+    assert run_data.params["prompt_name"] == "narration" and run_data.params["prompt_version"] == "2"
+    assert run_data.params["prompt_sha256"] == prompts.get("narration", 2).sha256
     assert run_data.params["dataset_sha256"] == results[1].dataset_sha256
     assert run_data.params["suite_sha256"] == failing.sha256 and run_data.params["model"] == "local/fake-analyst"
     assert run_data.metrics["schema_valid"] == 1.0
@@ -69,11 +69,11 @@ def test_runs_are_logged_and_the_alias_moves_only_on_a_pass(
     results = run(evaluator, passing)
     log_results(results, settings, prompts, alias="production")
     assert [r.passed for r in results] == [True, True]
-    registered = alias_version("analysis", "production")
+    registered = alias_version("narration", "production")
     assert registered is not None  # the last passing version: v2, registered once per file
     from mlflow import genai
 
-    assert genai.load_prompt("analysis", version=registered, link_to_model=False).tags["insight_version"] == "2"
+    assert genai.load_prompt("narration", version=registered, link_to_model=False).tags["insight_version"] == "2"
     assert results[1].promoted is not None and "v2" in results[1].promoted
 
     compared, plot_run = compare("analysis-tracked", ["schema_valid", "reference_recall"], settings)

@@ -24,8 +24,7 @@ from tests.rag.test_answer import fake_llm
 
 def _with_a_model(settings: Settings) -> Services:
     """A model is there (a fake that is never reached): the limits answer before it is asked."""
-    services = build_with_fakes(settings)
-    services.llm = LLMSlot(settings.llm, client=fake_llm("unused"))
+    services = build_with_fakes(settings, llm=LLMSlot(settings.llm, client=fake_llm("unused")))
     return services
 
 

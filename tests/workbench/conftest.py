@@ -81,13 +81,14 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live_server(trained_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     def build(settings: Settings) -> Services:
-        services = build_with_fakes(settings)
         model = SchemaAwareFake(
             messages=iter(()),
             tool_args={"AnalysisResult": ANALYSIS_REPLY, "PassageChoice": {"passages": [1]}},
             text=ANSWER,
         )
-        services.llm = LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
+        services = build_with_fakes(
+            settings, llm=LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
+        )
         return services
 
     root = tmp_path_factory.mktemp("workbench")

@@ -1,12 +1,13 @@
-"""Structured analysis of tabular data: parse → profile (pandas facts) → prompt → ``AnalysisResult`` → grounding.
+"""Structured analysis of tabular data: parse → insights (computed, tested, ranked) → narration → grounding.
 
-Public API: ``parse_records``/``parse_csv_text``/``parse_file`` (→ ``ParsedData``), ``profile`` (→
-``DataProfile``), ``Analyzer`` (``analyze``/``analyze_sync`` → ``AnalysisResponse``) and ``ground``.
+Public API: ``parse_records``/``parse_csv_text``/``parse_file`` (→ ``ParsedData``), ``build_analyzer`` /
+``Analyzer`` (``compute`` → ``Computed``; ``analyze``/``narrate``/``analyze_sync`` → ``AnalysisResponse``),
+``profile`` (→ ``DataProfile``) and ``ground``.
 """
 
 from __future__ import annotations
 
-from insight.analysis.chain import DEFAULT_MAX_FACT_TOKENS, Analyzer, as_parsed
+from insight.analysis.chain import Analyzer, Computed, as_parsed, build_analyzer
 from insight.analysis.grounding import extract_numbers, ground
 from insight.analysis.models import (
     AnalysisMeta,
@@ -28,12 +29,12 @@ from insight.analysis.parsing import (
 from insight.analysis.profile import DataProfile, profile, render_facts
 
 __all__ = [
-    "DEFAULT_MAX_FACT_TOKENS",
     "SUPPORTED_SUFFIXES",
     "AnalysisMeta",
     "AnalysisResponse",
     "AnalysisResult",
     "Analyzer",
+    "Computed",
     "DataLimits",
     "DataProfile",
     "Fact",
@@ -42,6 +43,7 @@ __all__ = [
     "SupportedNumber",
     "UnsupportedNumber",
     "as_parsed",
+    "build_analyzer",
     "extract_numbers",
     "ground",
     "parse_csv_text",

@@ -1,9 +1,9 @@
-"""Profiles of recently posted data, by content: the same table posted again is not parsed and profiled again.
+"""Insights of recently posted data, by content: the same table posted again is not parsed and computed again.
 
-Parsing and profiling a table costs tens of milliseconds of pandas work per request (CPU, under the GIL),
-more than everything else the service does around a remote model call. Analysts often ask several
-questions of one table; the key covers everything the profile depends on (the bytes as posted, how they
-were posted, the limits, sampling and the fact budget), so a hit returns exactly what recomputing would.
+Parsing a table and running the insight engine costs tens to hundreds of milliseconds of pandas/scipy work
+per request (CPU, under the GIL). Analysts often post one table several times; the key covers everything
+the result depends on (the bytes as posted, how they were posted, the limits, sampling, the engine's
+settings and the question, which boosts the ranking), so a hit returns exactly what recomputing would.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from insight.analysis.parsing import ParsedData
-from insight.analysis.profile import DataProfile
+from insight.analysis.chain import Computed
 
-Prepared = tuple[ParsedData, DataProfile]
+Prepared = Computed
 
 
 def profile_key(parts: Iterable[str | bytes]) -> str:
@@ -30,7 +29,7 @@ def profile_key(parts: Iterable[str | bytes]) -> str:
 
 
 class ProfileCache:
-    """A thread-safe LRU of ``(ParsedData, DataProfile)`` by key; ``max_entries`` 0 turns it off.
+    """A thread-safe LRU of ``Computed`` (parsed table and insights) by key; ``max_entries`` 0 turns it off.
 
     Cached values are shared between requests: callers must not modify them (the analysis chain only reads).
     """

@@ -1,11 +1,11 @@
-"""The analysis chain: profile (pandas, in a worker thread) → facts → versioned prompt → structured output
-(``AnalysisResult``) → confidence clamped → figures checked against the facts → ``AnalysisResponse``.
+"""The analysis service: read the table → compute, test and rank insights (the engine) → narrate.
 
-The model only explains: every number it is given was computed in ``profile``, and every number it writes
-is checked in ``grounding``. Text inside the data cannot change the response's shape (structured output
-fixes the schema) and reaches the model only quoted inside ``<facts>``, which the system prompt declares
-to be data. ``OutputParseError`` (no valid ``AnalysisResult`` after the one repair attempt inside
-``LLMClient``) and the other LLM errors propagate unchanged.
+Right by construction: every figure in the response comes from the engine. The model (when there is one
+and ``narrate`` is on) only chooses which insights to lead with and words them, writing figures as
+references that the service fills in (``narrator.apply_plan``); the result is still checked by
+``grounding`` against the insights' values. When the provider is ``none``, fails, times out or returns
+something unusable, the template narrator writes the result from the top insights and ``meta`` says why.
+Rows never reach the model: it sees only the insights' statements and value keys.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 import anyio.to_thread
 import pandas as pd
@@ -21,16 +22,20 @@ from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.tracers.context import register_configure_hook
 
+from insight.analysis import narrator
 from insight.analysis.grounding import ALPHA, ground
-from insight.analysis.models import AnalysisMeta, AnalysisResponse, AnalysisResult, GroundingReport
+from insight.analysis.insights import InsightReport
+from insight.analysis.insights.engine import EngineSettings, InsightEngine
+from insight.analysis.models import AnalysisMeta, AnalysisResponse, Fact, GroundingReport
 from insight.analysis.parsing import ParsedData, coerce_frame
-from insight.analysis.profile import DataProfile, fmt, profile
-from insight.errors import FieldProblem, InvalidInput, PromptInvalid
+from insight.analysis.profile import fmt
+from insight.config import AnalysisSettings
+from insight.errors import FieldProblem, InsightError, InvalidInput, PromptInvalid
 from insight.llm import LLMClient
+from insight.llm.slot import LLMSlot
 from insight.prompts import Prompt, PromptRegistry
 
-DEFAULT_PROMPT = "analysis"
-DEFAULT_MAX_FACT_TOKENS = 1200
+DEFAULT_PROMPT = "narration"
 MAX_QUESTION_CHARS = 2000
 MAX_DOMAIN_CHARS = 200
 
@@ -57,45 +62,61 @@ def _track_usage() -> Iterator[UsageMetadataCallbackHandler]:
         _usage.reset(token)
 
 
-class _Timer:
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 1)
 
-    @property
-    def ms(self) -> float:
-        return round((time.perf_counter() - self.started) * 1000.0, 1)
+
+@dataclass
+class Computed:
+    """The CPU part of an analysis (cacheable by content): the typed table and its ranked insights."""
+
+    parsed: ParsedData
+    report: InsightReport
+    compute_ms: float
+
+
+@dataclass
+class _Told:
+    narration: narrator.Narration
+    messages: list[BaseMessage]
+    usage: UsageMetadataCallbackHandler | None
+    latency_ms: float
+    client: LLMClient | None
 
 
 class Analyzer:
-    """Structured analysis of a table with a chat model that explains facts computed in pandas."""
+    """Built once (lifespan, CLI, evaluation) and shared: the engine, the narration prompt, the model slot."""
 
     def __init__(
         self,
-        llm: LLMClient,
+        engine: InsightEngine,
         prompts: PromptRegistry,
+        llm: LLMSlot,
         *,
         prompt_name: str = DEFAULT_PROMPT,
         prompt_version: int | None = None,
-        max_fact_tokens: int = DEFAULT_MAX_FACT_TOKENS,
         alpha: float = ALPHA,
     ) -> None:
+        self.engine = engine
         self.llm = llm
         self.prompt: Prompt = prompts.get(prompt_name, prompt_version)  # PromptNotFound early, not per request
-        if "facts" not in self.prompt.input_variables:
-            raise PromptInvalid(f"prompt {self.prompt.name} v{self.prompt.version} has no {{facts}} variable")
-        self.max_fact_tokens = max_fact_tokens
+        if "insights" not in self.prompt.input_variables:
+            raise PromptInvalid(f"prompt {self.prompt.name} v{self.prompt.version} has no {{insights}} variable")
         self.alpha = alpha
         self.model_params = self.prompt.model_params.model_dump(exclude_none=True)
 
-    def profile(self, data: pd.DataFrame | ParsedData) -> tuple[ParsedData, DataProfile]:
-        """The CPU part (sync, no I/O): type a bare frame, compute the facts within the token budget."""
+    def compute(self, data: pd.DataFrame | ParsedData, question: str | None = None) -> Computed:
+        """The CPU part (sync, no I/O): type a bare frame, compute and rank the insights."""
+        started = time.perf_counter()
         parsed = as_parsed(data)
-        facts = profile(parsed.frame, count_tokens=self.llm.count_tokens, max_fact_tokens=self.max_fact_tokens)
-        return parsed, facts
+        report = self.engine.run(parsed.frame, question=_checked_text("question", question, MAX_QUESTION_CHARS))
+        return Computed(parsed, report, _ms(started))
 
-    def messages(self, facts: DataProfile, question: str | None = None, domain: str | None = None) -> list[BaseMessage]:
-        """The prompt's messages for these facts (``question``/``domain`` None → the prompt's defaults)."""
-        values: dict[str, str | None] = {"facts": facts.render()}
+    def messages(
+        self, report: InsightReport, question: str | None = None, domain: str | None = None
+    ) -> list[BaseMessage]:
+        """The narration prompt's messages: the top insights' statements and value keys, never rows."""
+        values: dict[str, str | None] = {"insights": narrator.render_insights(narrator.narratable(report, question))}
         for name, value, limit in (("question", question, MAX_QUESTION_CHARS), ("domain", domain, MAX_DOMAIN_CHARS)):
             cleaned = _checked_text(name, value, limit)
             if name in self.prompt.input_variables:
@@ -103,90 +124,146 @@ class Analyzer:
         return self.prompt.format_messages(**values)
 
     async def analyze(
-        self, data: pd.DataFrame | ParsedData, question: str | None = None, domain: str | None = None
-    ) -> AnalysisResponse:
-        """Profile in a worker thread, then one structured call to the model (cancellable while waiting)."""
-        _checked_text("question", question, MAX_QUESTION_CHARS)
-        _checked_text("domain", domain, MAX_DOMAIN_CHARS)
-        profiling = _Timer()
-        parsed, facts = await anyio.to_thread.run_sync(self.profile, data)
-        return await self.analyze_profiled(parsed, facts, question, domain, profile_ms=profiling.ms)
-
-    async def analyze_profiled(
         self,
-        parsed: ParsedData,
-        facts: DataProfile,
+        data: pd.DataFrame | ParsedData,
         question: str | None = None,
         domain: str | None = None,
         *,
-        profile_ms: float = 0.0,
+        narrate: bool = True,
     ) -> AnalysisResponse:
-        """The model call and grounding for a table already profiled (by ``profile``, maybe cached)."""
-        messages = self.messages(facts, question, domain)
-        with _track_usage() as usage:
-            calling = _Timer()
-            result = await self.llm.astructured(messages, AnalysisResult, self.model_params)
-            latency_ms = calling.ms
-        return self._respond(parsed, facts, messages, result, usage, latency_ms, profile_ms)
+        """Compute in a worker thread, then narrate (cancellable while waiting for the model)."""
+        _checked_text("domain", domain, MAX_DOMAIN_CHARS)
+        computed = await anyio.to_thread.run_sync(self.compute, data, question)
+        return await self.narrate(computed, question, domain, narrate=narrate)
+
+    async def narrate(
+        self, computed: Computed, question: str | None = None, domain: str | None = None, *, narrate: bool = True
+    ) -> AnalysisResponse:
+        """The response for computed insights: the model's narration when asked for and usable, else the template."""
+        reason = None
+        if not narrate:
+            reason = "narrate=false"
+        elif not self.llm.configured:
+            reason = "no language model configured"
+        elif not narrator.narratable(computed.report, question):
+            reason = "no insight to narrate"
+        if reason is not None:
+            told = _Told(narrator.template(computed.report, question, reason=reason), [], None, 0.0, None)
+        else:
+            told = await self._ask_model(computed.report, question, domain)
+        return self._respond(computed, told)
 
     def analyze_sync(
-        self, data: pd.DataFrame | ParsedData, question: str | None = None, domain: str | None = None
+        self,
+        data: pd.DataFrame | ParsedData,
+        question: str | None = None,
+        domain: str | None = None,
+        *,
+        narrate: bool = True,
     ) -> AnalysisResponse:
         """``analyze`` for sync callers (the CLI); never call it from a running event loop."""
-        _checked_text("question", question, MAX_QUESTION_CHARS)
-        _checked_text("domain", domain, MAX_DOMAIN_CHARS)
-        profiling = _Timer()
-        parsed, facts = self.profile(data)
-        profile_ms = profiling.ms
-        messages = self.messages(facts, question, domain)
-        with _track_usage() as usage:
-            calling = _Timer()
-            result = self.llm.structured(messages, AnalysisResult, self.model_params)
-            latency_ms = calling.ms
-        return self._respond(parsed, facts, messages, result, usage, latency_ms, profile_ms)
+        return anyio.run(self._analyze_in_loop, data, question, domain, narrate)
 
-    def _respond(
-        self,
-        parsed: ParsedData,
-        facts: DataProfile,
-        messages: list[BaseMessage],
-        result: AnalysisResult,
-        usage: UsageMetadataCallbackHandler,
-        latency_ms: float,
-        profile_ms: float,
+    async def _analyze_in_loop(
+        self, data: pd.DataFrame | ParsedData, question: str | None, domain: str | None, narrate: bool
     ) -> AnalysisResponse:
-        names = [str(c) for c in parsed.frame.columns]
-        grounding = ground(result, facts.facts, names=names, alpha=self.alpha, index=facts.grounding_index(names))
-        final = result.model_copy(update={"confidence": grounding.adjusted_confidence})
-        input_tokens = sum(u.get("input_tokens", 0) for u in usage.usage_metadata.values())
-        output_tokens = sum(u.get("output_tokens", 0) for u in usage.usage_metadata.values())
-        estimated = not usage.usage_metadata
-        if estimated:
-            input_tokens = sum(self.llm.count_tokens(message.text) for message in messages)
-            output_tokens = self.llm.count_tokens(result.model_dump_json())
+        return await self.analyze(data, question, domain, narrate=narrate)
+
+    async def _ask_model(self, report: InsightReport, question: str | None, domain: str | None) -> _Told:
+        messages = self.messages(report, question, domain)
+        started = time.perf_counter()
+        client: LLMClient | None = None
+        with _track_usage() as usage:
+            try:
+                client = self.llm.client or await anyio.to_thread.run_sync(self.llm.require)
+                assert client is not None
+                plan = await client.astructured(messages, narrator.NarrationPlan, self.model_params)
+                narration = narrator.apply_plan(plan, report, question)
+            except InsightError as exc:  # the model failed: the computed result still stands
+                reason = f"the model failed ({exc.code}): {exc.message}"
+                narration = narrator.template(report, question, reason=reason)
+            except ValueError as exc:
+                narration = narrator.template(report, question, reason=f"the model's narration was unusable: {exc}")
+        return _Told(narration, messages, usage, _ms(started), client)
+
+    def _respond(self, computed: Computed, told: _Told) -> AnalysisResponse:
+        report, parsed, narration = computed.report, computed.parsed, told.narration
+        facts = insight_facts(report)
+        labels = [v.text for i in [*report.insights, *report.descriptive] for v in i.values if v.value is None]
+        names = [*(str(c) for c in parsed.frame.columns), *labels]
+        grounding = ground(narration.result, facts, names=names, alpha=self.alpha)
+        input_tokens = output_tokens = 0
+        estimated = False
+        if told.usage is not None and told.client is not None:
+            input_tokens = sum(u.get("input_tokens", 0) for u in told.usage.usage_metadata.values())
+            output_tokens = sum(u.get("output_tokens", 0) for u in told.usage.usage_metadata.values())
+            estimated = not told.usage.usage_metadata
+            if estimated:
+                input_tokens = sum(told.client.count_tokens(m.text) for m in told.messages)
+                output_tokens = told.client.count_tokens(narration.result.model_dump_json())
+        called = told.client is not None
         metadata = self.prompt.metadata
+        notes = [*parsed.notes, *report.notes, *_grounding_notes(grounding)]
+        if narration.replaced:
+            notes.append("model sentences replaced by the computed statements: " + "; ".join(narration.replaced))
         return AnalysisResponse(
-            result=final,
-            facts=facts.facts,
+            result=narration.result,
+            insights=report.insights,
+            figures=narration.figures,
+            quality=report.quality,
+            facts=facts,
             grounding=grounding,
             meta=AnalysisMeta(
-                prompt_name=str(metadata["prompt_name"]),
-                prompt_version=int(metadata["prompt_version"]),
-                prompt_sha256=str(metadata["prompt_sha256"]),
-                provider=self.llm.provider,
-                model=self.llm.model_name,
+                narrator="model" if narration.narrator == "model" else "template",
+                narrator_reason=narration.reason,
+                recommendations_source="model" if narration.narrator == "model" else "template",
+                prompt_name=str(metadata["prompt_name"]) if called else None,
+                prompt_version=int(metadata["prompt_version"]) if called else None,
+                prompt_sha256=str(metadata["prompt_sha256"]) if called else None,
+                provider=self.llm.settings.provider,
+                model=told.client.model_name if told.client is not None else None,
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 tokens_estimated=estimated,
-                latency_ms=latency_ms,
-                profile_ms=profile_ms,
-                rows=facts.rows,
-                columns=facts.columns,
-                facts_shown=len(facts.facts),
-                facts_dropped=facts.dropped_facts,
-                notes=[*parsed.notes, *facts.notes, *_grounding_notes(grounding)],
+                latency_ms=told.latency_ms,
+                profile_ms=computed.compute_ms,
+                engine_ms=report.engine_ms,
+                rows=len(parsed.frame),
+                columns=len(parsed.frame.columns),
+                insights_significant=report.significant,
+                candidates_tested=report.candidates_tested,
+                fdr_q=report.fdr_q,
+                facts_shown=len(report.insights),
+                facts_dropped=max(0, report.significant - len(report.insights)),
+                notes=notes,
             ),
         )
+
+
+def build_analyzer(settings: AnalysisSettings, prompts: PromptRegistry, llm: LLMSlot) -> Analyzer:
+    """The one Analyzer the API, the CLI and evaluation share (built once from settings)."""
+    engine = InsightEngine(
+        EngineSettings(
+            top_k=settings.top_k,
+            fdr_q=settings.fdr_q,
+            time_budget_s=settings.insight_budget_s,
+            min_subspace_rows=settings.min_subspace_rows,
+        )
+    )
+    return Analyzer(engine, prompts, llm, prompt_version=settings.prompt_version)
+
+
+def insight_facts(report: InsightReport) -> list[Fact]:
+    """The insights as grounding facts: the statement and every numeric value."""
+    return [
+        Fact(
+            id=insight.id,
+            kind="insight",
+            text=insight.statement,
+            values={v.key: float(v.value) for v in insight.values if v.value is not None},
+        )
+        for insight in [*report.insights, *report.descriptive]
+    ]
 
 
 def as_parsed(data: pd.DataFrame | ParsedData) -> ParsedData:
@@ -215,6 +292,6 @@ def _grounding_notes(report: GroundingReport) -> list[str]:
     shown = ", ".join(item.text for item in report.unsupported[:5])
     more = f" and {len(report.unsupported) - 5} more" if len(report.unsupported) > 5 else ""
     return [
-        f"{len(report.unsupported)} figure(s) in the result are not in the facts ({shown}{more}); confidence "
+        f"{len(report.unsupported)} figure(s) in the result are not insight values ({shown}{more}); confidence "
         f"lowered from {fmt(report.model_confidence)} to {fmt(report.adjusted_confidence)}"
     ]

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from insight.analysis.insights.model import Insight, QualityIssue
+
 SUMMARY_MAX_CHARS = 600
 POINT_MAX_CHARS = 240
 MAX_KEY_POINTS = 6
@@ -62,7 +64,7 @@ class AnalysisResult(BaseModel):
         return min(1.0, max(0.0, value))
 
 
-FactKind = Literal["shape", "column", "distribution", "categories", "correlation", "trend", "outliers"]
+FactKind = Literal["shape", "column", "distribution", "categories", "correlation", "trend", "outliers", "insight"]
 
 
 class Fact(BaseModel):
@@ -101,72 +103,52 @@ class GroundingReport(BaseModel):
     adjusted_confidence: float = Field(ge=0.0, le=1.0, description="model_confidence × grounded_rate^alpha")
 
 
+class FigureRef(BaseModel):
+    """Where a figure in ``summary`` or a key point comes from: the insight value it was filled in from."""
+
+    field: str = Field(description='"summary" or "key_points.N"')
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+    insight_id: str
+    value_key: str
+
+
 class AnalysisMeta(BaseModel):
-    prompt_name: str
-    prompt_version: int
-    prompt_sha256: str
+    narrator: Literal["model", "template"] = Field(
+        description="who wrote summary and key points: the model (figures filled in by the service) or the "
+        "template narrator (no model call, or the model's output was unusable)"
+    )
+    narrator_reason: str | None = Field(default=None, description="why the template narrator was used")
+    recommendations_source: Literal["model", "template"] = Field(
+        description="recommendations are suggestions, not findings: by the model or from the finding types"
+    )
+    prompt_name: str | None = Field(default=None, description="the narration prompt (None: no model call)")
+    prompt_version: int | None = None
+    prompt_sha256: str | None = None
     provider: str
-    model: str
+    model: str | None
     input_tokens: int
     output_tokens: int
     tokens_estimated: bool = Field(description="true when counted with tiktoken because the provider gave none")
-    latency_ms: float = Field(description="the model call (profiling excluded)")
-    profile_ms: float
+    latency_ms: float = Field(description="the model call (0 when none was made)")
+    profile_ms: float = Field(description="reading the table and computing the insights")
+    engine_ms: float = Field(description="the insight engine alone")
     rows: int
     columns: int
-    facts_shown: int
-    facts_dropped: int
-    notes: list[str] = Field(description="sampling, dropped facts, data-quality notes")
+    insights_significant: int = Field(description="insights that passed the test (the top ones are listed)")
+    candidates_tested: int = Field(description="tests run, all counted in the false-discovery-rate control")
+    fdr_q: float
+    facts_shown: int = Field(description="insights shown to the narrator")
+    facts_dropped: int = Field(description="significant insights not listed (beyond top_k)")
+    notes: list[str] = Field(description="sampling, data-quality and narration notes")
 
 
 class AnalysisResponse(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "result": {
-                        "summary": "Revenue rose in every month of the quarter, from 120.5 to 142.2.",
-                        "key_points": ["Revenue went from 120.5 to 142.2 (+18.0%)."],
-                        "confidence": 0.8,
-                        "recommendations": ["Check whether the growth continues in April."],
-                    },
-                    "facts": [
-                        {
-                            "id": "trend.revenue",
-                            "kind": "trend",
-                            "text": "revenue went from 120.5 (2026-01-01) to 142.2 (2026-03-01): +18.0%, up",
-                            "values": {"first": 120.5, "last": 142.2, "pct_change": 18.0},
-                        }
-                    ],
-                    "grounding": {
-                        "supported": [{"value": 120.5, "text": "120.5", "fact_id": "trend.revenue"}],
-                        "unsupported": [],
-                        "grounded_rate": 1.0,
-                        "model_confidence": 0.8,
-                        "adjusted_confidence": 0.8,
-                    },
-                    "meta": {
-                        "prompt_name": "analysis",
-                        "prompt_version": 2,
-                        "prompt_sha256": "…",
-                        "provider": "local",
-                        "model": "qwen2.5-coder-0.5b-instruct-q4_k_m",
-                        "input_tokens": 412,
-                        "output_tokens": 88,
-                        "tokens_estimated": True,
-                        "latency_ms": 5200.0,
-                        "profile_ms": 12.0,
-                        "rows": 3,
-                        "columns": 3,
-                        "facts_shown": 9,
-                        "facts_dropped": 0,
-                        "notes": [],
-                    },
-                }
-            ]
-        }
-    )
     result: AnalysisResult
-    facts: list[Fact]
+    insights: list[Insight] = Field(description="ranked by score; each with its test, figures, expression and chart")
+    figures: list[FigureRef] = Field(description="every figure in summary and key points, linked to its insight")
+    quality: list[QualityIssue]
+    facts: list[Fact] = Field(description="the insights as grounding facts (id, statement, numeric values)")
     grounding: GroundingReport
     meta: AnalysisMeta

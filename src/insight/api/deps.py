@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from insight.analysis.cache import ProfileCache
+from insight.analysis.chain import Analyzer, build_analyzer
 from insight.auth import Authenticator, Principal
 from insight.config import Settings
 from insight.evaluation.jobs import EvalJobs
@@ -29,10 +30,12 @@ class Services:
     auth: Authenticator = field(init=False)
     profiles: ProfileCache = field(init=False)
     evals: EvalJobs = field(init=False)
+    analyzer: Analyzer = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = Authenticator(self.settings.auth)
         self.profiles = ProfileCache(self.settings.analysis.profile_cache_entries)
+        self.analyzer = build_analyzer(self.settings.analysis, self.prompts, self.llm)
         self.evals = EvalJobs(self.settings.evaluation)
 
 

@@ -19,16 +19,15 @@ import anyio.to_thread
 import numpy as np
 import pandas as pd
 from langchain_core.messages import BaseMessage
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from insight.analysis import AnalysisResult, Analyzer, ground
+from insight.analysis import AnalysisResponse, build_analyzer
 from insight.config import LLMSettings, Settings
 from insight.errors import (
     InsightError,
     LLMRateLimited,
     LLMTimeout,
     LLMUnavailable,
-    OutputParseError,
     SuiteInvalid,
 )
 from insight.evaluation.cache import OutputCache, cache_key
@@ -52,6 +51,7 @@ from insight.evaluation.stats import (
 )
 from insight.evaluation.suites import JUDGE_METRICS, LoadedSuite, Suite, at_k
 from insight.llm.client import LLMClient
+from insight.llm.slot import LLMSlot
 from insight.prompts import Prompt, PromptRegistry
 from insight.rag.service import RagService
 
@@ -546,18 +546,20 @@ class RetrievalScorer:
 
 
 class AnalysisScorer:
+    """Scores what the analysis service returns: the same ``Analyzer`` (``build_analyzer``) the API and the
+    CLI use, with the suite's model and prompt version; the response is recorded as the service gave it."""
+
     def __init__(self, evaluator: Evaluator, suite: Suite, prompt: Prompt, llm: LLMClient) -> None:
         self.evaluator = evaluator
         self.suite = suite
         self.prompt = prompt
         self.llm = llm
-        self.analyzer = Analyzer(
-            llm,
-            evaluator.prompts,
-            prompt_name=prompt.name,
-            prompt_version=prompt.version,
-            max_fact_tokens=evaluator.settings.analysis.fact_budget(llm.provider),
-        )
+        analysis = evaluator.settings.analysis.model_copy(update={"prompt_version": prompt.version})
+        slot = LLMSlot(llm.settings, client=llm)
+        self.analyzer = build_analyzer(analysis, evaluator.prompts, slot)
+        if self.analyzer.prompt.name != prompt.name:
+            narration = self.analyzer.prompt.name
+            raise SuiteInvalid(f"suite {suite.name}: analysis suites narrate with the {narration!r} prompt")
         self.tables: dict[str, pd.DataFrame] = {}
 
     def table(self, case: dict[str, Any]) -> pd.DataFrame:
@@ -572,8 +574,8 @@ class AnalysisScorer:
         frame = self.table(case)
         references = [reference_fact(frame, key) for key in case.get("references", [])]
         question, domain = case.get("question"), case.get("domain")
-        parsed, facts = await anyio.to_thread.run_sync(self.analyzer.profile, frame)
-        messages = self.analyzer.messages(facts, question, domain)
+        computed = await anyio.to_thread.run_sync(self.analyzer.compute, frame, question)
+        messages = self.analyzer.messages(computed.report, question, domain)
         key = cache_key(
             kind="analysis",
             prompt_sha256=self.prompt.sha256,
@@ -585,40 +587,34 @@ class AnalysisScorer:
         record = CaseRecord(case_id=case["id"], repeat=repeat)
         cached = self.evaluator.cache.get(key)
         if cached is None:
-            try:
-                response = await self.analyzer.analyze(parsed, question, domain)
-                cached = {
-                    "valid": True,
-                    "result": response.result.model_dump(),
-                    "latency_ms": response.meta.latency_ms,
-                    "input_tokens": response.meta.input_tokens,
-                    "output_tokens": response.meta.output_tokens,
-                }
-            except OutputParseError as exc:
-                cached = {"valid": False, "error": exc.message, "latency_ms": None}
-            except UNMEASURED_ERRORS as exc:
-                record.unmeasured["*"] = exc.code
-                record.output = exc.message
-                return record
+            response = await self.analyzer.narrate(computed, question, domain)
+            cached = {"response": response.model_dump(mode="json")}
             self.evaluator.cache.put(key, cached)
         else:
             record.cached = True
-        record.latency_ms = cached.get("latency_ms")
-        record.input_tokens = cached.get("input_tokens")
-        record.output_tokens = cached.get("output_tokens")
-        if not cached["valid"]:
+        try:
+            response = AnalysisResponse.model_validate(cached["response"])
+        except (KeyError, ValidationError):
             record.scores |= {"schema_valid": 0.0, "grounded_rate": 0.0, "reference_recall": 0.0}
-            record.output = f"invalid output: {cached['error']}"
+            record.output = "invalid cached output"
             return record
-        result = AnalysisResult.model_validate(cached["result"])
-        grounding = ground(result, facts.facts, names=[str(c) for c in parsed.frame.columns])
+        meta = response.meta
+        record.latency_ms = meta.latency_ms + meta.profile_ms
+        record.input_tokens = meta.input_tokens
+        record.output_tokens = meta.output_tokens
         record.scores |= {
             "schema_valid": 1.0,
-            "grounded_rate": grounding.grounded_rate,
-            "reference_recall": reference_recall(result, references),
+            "grounded_rate": response.grounding.grounded_rate,
+            "reference_recall": reference_recall(response.result, references),
+            "model_narration": 1.0 if meta.narrator == "model" else 0.0,
         }
-        record.output = result.summary
-        record.detail = {"unsupported": [n.text for n in grounding.unsupported]}
+        record.output = response.result.summary
+        record.detail = {
+            "unsupported": [n.text for n in response.grounding.unsupported],
+            "narrator": meta.narrator,
+            "narrator_reason": meta.narrator_reason,
+            "insights": [i.id for i in response.insights],
+        }
         return record
 
 

@@ -22,7 +22,7 @@ _NAME = r"^[a-z0-9][a-z0-9_-]*$"
 _AT_K = re.compile(r"^(ndcg|recall|mrr|precision)@([1-9][0-9]{0,3})$")
 
 ANALYSIS_METRICS = frozenset(
-    {"schema_valid", "grounded_rate", "reference_recall", "latency_p50", "latency_p95"}
+    {"schema_valid", "grounded_rate", "reference_recall", "model_narration", "latency_p50", "latency_p95"}
     | {"input_tokens", "output_tokens"}
 )
 ASK_METRICS = frozenset(

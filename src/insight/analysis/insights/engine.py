@@ -22,9 +22,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from insight.analysis.insights import correlation, quality
+from insight.analysis.insights import (
+    category_outlier,
+    concentration,
+    correlation,
+    descriptive,
+    dominance,
+    exceptions,
+    group_difference,
+    quality,
+)
 from insight.analysis.insights.base import Candidate, Roles, TableView, column_roles
-from insight.analysis.insights.model import Insight, InsightReport, Subspace
+from insight.analysis.insights.model import Insight, InsightReport, QualityIssue, Subspace
 
 Finder = Callable[[TableView], list[Candidate]]
 Deriver = Callable[[list[Candidate], list[Candidate]], list[Candidate]]
@@ -40,12 +49,18 @@ QUESTION_BOOST = 0.5
 
 def default_finders() -> dict[str, Finder]:
     """Every insight type the engine knows, by name."""
-    return {"correlation": correlation.find}
+    return {
+        "correlation": correlation.find,
+        "dominance": dominance.find,
+        "concentration": concentration.find,
+        "category_outlier": category_outlier.find,
+        "group_difference": group_difference.find,
+    }
 
 
 def default_derivers() -> dict[str, Deriver]:
     """Findings made of other findings (exceptions across sibling subspaces), by name."""
-    return {}
+    return {"category_outlier": category_outlier.prefer_outliers, "exceptions": exceptions.derive}
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,7 @@ class InsightEngine:
             report_notes.append("left out as too incomplete (over half missing): " + ", ".join(sorted(suppressed)))
         return InsightReport(
             insights=ranked[: self.settings.top_k],
+            descriptive=descriptive.describe(frame, roles),
             significant=len(ranked),
             candidates_tested=tested,
             fdr_q=self.settings.fdr_q,
@@ -205,7 +221,7 @@ def _significance(candidate: Candidate) -> float:
     return max(0.0, 1.0 - candidate.test.p_adjusted)
 
 
-def _insight(candidate: Candidate, issues: list[quality.QualityIssue]) -> Insight:
+def _insight(candidate: Candidate, issues: list[QualityIssue]) -> Insight:
     impact = min(1.0, max(0.0, candidate.coverage * candidate.strength))
     ident = f"{candidate.type}:{'~'.join(candidate.columns)}"
     if candidate.subspace is not None:
@@ -227,15 +243,27 @@ def _insight(candidate: Candidate, issues: list[quality.QualityIssue]) -> Insigh
 
 
 _WORD = re.compile(r"[a-z0-9]+")
+_UNITS = re.compile(r"\([^)]*\)")
 
 
 def _boosted(insight: Insight, question: str | None) -> float:
+    return insight.score * (1.0 + QUESTION_BOOST * names_asked(insight, question))
+
+
+def names_asked(insight: Insight, question: str | None) -> int:
+    """How many of the insight's columns (and its subspace's value) the question names, word-wise."""
     if not question:
-        return insight.score
+        return 0
     asked = set(_WORD.findall(question.lower()))
     named = set(insight.columns) | ({insight.subspace.value} if insight.subspace else set())
-    hits = sum(1 for name in named if set(_WORD.findall(name.lower())) & asked)
-    return insight.score * (1.0 + QUESTION_BOOST * hits)
+    return sum(1 for name in named if _named(name, asked))
+
+
+def _named(name: str, asked: set[str]) -> bool:
+    """Every word of the name (units in parentheses aside) is in the question: "petal length (cm)" is named by
+    "what is the average petal length?", "sepal length (cm)" is not."""
+    words = set(_WORD.findall(_UNITS.sub(" ", name.lower()))) or set(_WORD.findall(name.lower()))
+    return bool(words) and words <= asked
 
 
 def by_type(insights: Sequence[Insight]) -> dict[str, list[Insight]]:

@@ -24,8 +24,12 @@ InsightType = Literal[
     "extreme",
     "outliers",
     "exception",
+    "overview",
+    "distribution",
 ]
 INSIGHT_TYPES: tuple[str, ...] = InsightType.__args__  # type: ignore[attr-defined]
+DESCRIPTIVE_TYPES = frozenset({"overview", "distribution"})
+"""Stated, not tested: never counted among the insights (a table of noise still has a shape)."""
 
 QualityKind = Literal["missing", "constant", "duplicate_rows", "mixed_types", "skew", "high_cardinality"]
 
@@ -93,6 +97,9 @@ class InsightReport(BaseModel):
     """The engine's ranked output: the top ``insights`` and how many more passed."""
 
     insights: list[Insight]
+    descriptive: list[Insight] = Field(
+        default_factory=list, description="the table's shape and each measure's distribution (no test, not ranked)"
+    )
     significant: int = Field(description="insights that passed (the top ones are listed)")
     candidates_tested: int = Field(description="statistical tests run, all of them counted in the FDR control")
     fdr_q: float

@@ -1,24 +1,30 @@
-"""Structured analysis of posted data: JSON records, CSV text, or an uploaded CSV/JSON file."""
+"""Structured analysis of posted data: JSON records, CSV text, or an uploaded file.
+
+The insight engine answers first (computed, tested, ranked); the narration follows. ``narrate=false``
+returns the engine's result with the template narration at once; ``stream=true`` sends the insights as
+the first server-sent event, then the narration, then ``done``.
+"""
 
 from __future__ import annotations
 
 import functools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from insight.analysis import (
     AnalysisResponse,
     Analyzer,
+    Computed,
     DataLimits,
-    DataProfile,
     ParsedData,
     parse_csv_text,
     parse_file,
@@ -27,7 +33,7 @@ from insight.analysis import (
 from insight.analysis.cache import profile_key
 from insight.api.body import read_json_object
 from insight.api.deps import AUTH_RESPONSES, AnalyzeCaller, ServicesDep
-from insight.errors import FieldProblem, InvalidInput, PayloadTooLarge, UnsupportedFileType
+from insight.errors import FieldProblem, InsightError, InvalidInput, PayloadTooLarge, UnsupportedFileType
 
 router = APIRouter(prefix="/api/v1", tags=["analyze"])
 
@@ -36,9 +42,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "over the row, column or byte limit (rows/columns may be sampled with allow_sampling)"},
     415: {"description": "an uploaded file that is not .csv, .json or .jsonl"},
     422: {"description": "empty or non-tabular data, bad question/domain"},
-    502: {"description": "the language model failed or its output stayed invalid after one repair"},
-    503: {"description": "no language model available"},
-    504: {"description": "the language model timed out"},
 }
 
 
@@ -65,6 +68,10 @@ class AnalyzeRequest(BaseModel):
     question: str | None = Field(default=None, max_length=2000)
     domain: str | None = Field(default=None, max_length=200)
     allow_sampling: bool = Field(default=False, description="sample rows/columns over the limits instead of 413")
+    narrate: bool = Field(
+        default=True, description="false: the computed insights with the template narration, no model call"
+    )
+    stream: bool = Field(default=False, description="server-sent events: insights first, then the narration, then done")
 
 
 def _request_body() -> dict[str, Any]:
@@ -84,6 +91,8 @@ def _request_body() -> dict[str, Any]:
                             "question": {"type": "string"},
                             "domain": {"type": "string"},
                             "allow_sampling": {"type": "boolean"},
+                            "narrate": {"type": "boolean"},
+                            "stream": {"type": "boolean"},
                         },
                     }
                 },
@@ -101,12 +110,21 @@ class _Posted:
     """What was posted, not yet parsed: how to parse it (in a worker thread) and what identifies it."""
 
     def __init__(
-        self, parse: Callable[[], ParsedData], identity: list[str | bytes], question: Any, domain: Any
+        self,
+        parse: Callable[[], ParsedData],
+        identity: list[str | bytes],
+        question: Any,
+        domain: Any,
+        *,
+        narrate: bool = True,
+        stream: bool = False,
     ) -> None:
         self.parse = parse
         self.identity = identity
         self.question = question if isinstance(question, str) else None
         self.domain = domain if isinstance(domain, str) else None
+        self.narrate = narrate
+        self.stream = stream
 
 
 async def _parse_json(request: Request, services: ServicesDep) -> _Posted:
@@ -127,7 +145,14 @@ async def _parse_json(request: Request, services: ServicesDep) -> _Posted:
     else:
         parse = functools.partial(parse_csv_text, body.csv or "", limits=limits, allow_sampling=body.allow_sampling)
         identity = ["csv", body.csv or ""]
-    return _Posted(parse, [*identity, str(body.allow_sampling)], body.question, body.domain)
+    return _Posted(
+        parse,
+        [*identity, str(body.allow_sampling)],
+        body.question,
+        body.domain,
+        narrate=body.narrate,
+        stream=body.stream,
+    )
 
 
 def _records_bytes(records: list[Any]) -> bytes:
@@ -147,10 +172,18 @@ async def _parse_upload(request: Request, services: ServicesDep) -> _Posted:
         if len(content) > limits.max_bytes:
             raise PayloadTooLarge(f"{upload.filename} is over the limit of {limits.max_bytes} bytes")
         question, domain = form.get("question"), form.get("domain")
-        sampling = str(form.get("allow_sampling", "false")).lower() in {"1", "true", "yes", "on"}
+        sampling = _flag(form.get("allow_sampling"), False)
+        narrate = _flag(form.get("narrate"), True)
+        stream = _flag(form.get("stream"), False)
         name = upload.filename or "upload.csv"
     parse = functools.partial(parse_file, name, content, limits=limits, allow_sampling=sampling)
-    return _Posted(parse, ["file", name, content, str(sampling)], question, domain)
+    return _Posted(parse, ["file", name, content, str(sampling)], question, domain, narrate=narrate, stream=stream)
+
+
+def _flag(value: object, default: bool) -> bool:
+    if value is None:
+        return default
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
 # Posted bodies up to this size are hashed on the event loop to look the profile cache up there: a repeated
@@ -160,48 +193,50 @@ _INLINE_KEY_MAX_BYTES = 64 * 1024
 
 def _profile_key(posted: _Posted, analyzer: Analyzer, services: ServicesDep) -> str:
     limits = _limits(services)
+    engine = analyzer.engine.settings
     return profile_key(
         [
             *posted.identity,
             f"{limits.max_rows}/{limits.max_columns}/{limits.max_bytes}",
-            str(analyzer.max_fact_tokens),
-            analyzer.llm.provider,
-            analyzer.llm.model_name,
+            f"{engine.top_k}/{engine.fdr_q}/{engine.time_budget_s}/{engine.min_subspace_rows}",
+            posted.question or "",
         ]
     )
 
 
-def _prepare(
-    posted: _Posted, analyzer: Analyzer, services: ServicesDep, key: str | None = None
-) -> tuple[ParsedData, DataProfile, float]:
-    """Parse and profile in one worker-thread hop, through the profile cache; the time it took."""
+def _prepare(posted: _Posted, analyzer: Analyzer, services: ServicesDep, key: str | None = None) -> Computed:
+    """Parse and compute the insights in one worker-thread hop, through the cache."""
     started = time.perf_counter()
     key = key or _profile_key(posted, analyzer, services)
-    (parsed, facts), _hit = services.profiles.get_or_compute(key, lambda: analyzer.profile(posted.parse()))
-    return parsed, facts, round((time.perf_counter() - started) * 1000.0, 1)
+    computed, hit = services.profiles.get_or_compute(key, lambda: analyzer.compute(posted.parse(), posted.question))
+    if hit:  # the time this request spent, not the first one's
+        return Computed(computed.parsed, computed.report, round((time.perf_counter() - started) * 1000.0, 1))
+    return computed
 
 
-async def _prepared(
-    posted: _Posted, analyzer: Analyzer, services: ServicesDep
-) -> tuple[ParsedData, DataProfile, float]:
-    """``_prepare``, answered on the event loop when a small body's profile is cached."""
+async def _prepared(posted: _Posted, analyzer: Analyzer, services: ServicesDep) -> Computed:
+    """``_prepare``, answered on the event loop when a small body's result is cached."""
     if sum(len(part) for part in posted.identity) > _INLINE_KEY_MAX_BYTES:
         return await anyio.to_thread.run_sync(_prepare, posted, analyzer, services)
     started = time.perf_counter()
     key = _profile_key(posted, analyzer, services)
     cached = services.profiles.get(key)
     if cached is not None:
-        return cached[0], cached[1], round((time.perf_counter() - started) * 1000.0, 1)
+        return Computed(cached.parsed, cached.report, round((time.perf_counter() - started) * 1000.0, 1))
     return await anyio.to_thread.run_sync(_prepare, posted, analyzer, services, key)
+
+
+def _sse(event: str, data: Any) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 @router.post(
     "/analyze",
-    responses=_ERRORS,
+    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "the analysis (or its events)"}},
     openapi_extra=_request_body(),
-    summary="Structured, grounded analysis of a table",
+    summary="Computed, tested and ranked insights of a table, narrated",
     response_model=AnalysisResponse,
-    response_description="result (AnalysisResult), facts, grounding and meta",
+    response_description="result (AnalysisResult), insights, figures, quality, facts, grounding and meta",
 )
 async def analyze(_caller: AnalyzeCaller, request: Request, services: ServicesDep) -> Response:
     content_type = request.headers.get("content-type", "")
@@ -213,16 +248,36 @@ async def analyze(_caller: AnalyzeCaller, request: Request, services: ServicesDe
         raise UnsupportedFileType(
             f"send application/json or a multipart/form-data file, not {content_type or 'nothing'}"
         )
-    llm = services.llm.client
-    if llm is None:  # first use: build it (maybe loading a local model) off the event loop
-        llm = await anyio.to_thread.run_sync(services.llm.require)
-    settings = services.settings.analysis
-    analyzer = Analyzer(
-        llm,
-        services.prompts,
-        prompt_version=settings.prompt_version,
-        max_fact_tokens=settings.fact_budget(llm.provider),
-    )
-    parsed, facts, profile_ms = await _prepared(posted, analyzer, services)
-    response = await analyzer.analyze_profiled(parsed, facts, posted.question, posted.domain, profile_ms=profile_ms)
-    return Response(response.model_dump_json(), media_type="application/json")
+    analyzer = services.analyzer
+    computed = await _prepared(posted, analyzer, services)
+    if not posted.stream:
+        response = await analyzer.narrate(computed, posted.question, posted.domain, narrate=posted.narrate)
+        return Response(response.model_dump_json(), media_type="application/json")
+
+    async def events() -> AsyncIterator[bytes]:
+        report = computed.report
+        yield _sse(
+            "insights",
+            {
+                "insights": [i.model_dump(mode="json") for i in report.insights],
+                "quality": [q.model_dump(mode="json") for q in report.quality],
+                "meta": {
+                    "insights_significant": report.significant,
+                    "candidates_tested": report.candidates_tested,
+                    "fdr_q": report.fdr_q,
+                    "engine_ms": report.engine_ms,
+                    "rows": len(computed.parsed.frame),
+                    "columns": len(computed.parsed.frame.columns),
+                },
+            },
+        )
+        try:
+            response = await analyzer.narrate(computed, posted.question, posted.domain, narrate=posted.narrate)
+        except InsightError as exc:
+            yield _sse("error", {"code": exc.code, "message": exc.message})
+            return
+        final = response.model_dump(mode="json")
+        yield _sse("narration", {"result": final["result"], "figures": final["figures"]})
+        yield _sse("done", {"meta": final["meta"], "grounding": final["grounding"]})
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
