@@ -44,13 +44,15 @@ SHIPPED = REPO_ROOT / "eval" / "suites" / "insights-planted.yaml"
 TIME_TYPES = ("trend", "seasonality", "change_point", "period_comparison", "exception")
 
 
-def insight(kind: str, columns: Sequence[str], subspace: Subspace | None = None) -> Insight:
+def insight(
+    kind: str, columns: Sequence[str], subspace: Subspace | None = None, statement: str = "made by hand"
+) -> Insight:
     return Insight(
         id=f"{kind}:{'~'.join(columns)}" + (f"@{subspace.column}={subspace.value}" if subspace else ""),
         type=kind,  # type: ignore[arg-type]
         columns=list(columns),
         subspace=subspace,
-        statement="made by hand",
+        statement=statement,
         values=[],
         test=InsightTest(name="hand", p_value=0.001),
         impact=0.5,
@@ -264,6 +266,13 @@ def test_columns_and_subspace_must_be_the_planted_ones() -> None:
     wrong_one = insight("exception", [measure, when], Subspace(column=dimension, value=str(levels[0])))
     assert score_report(exception, report([right_one])).found
     assert score_report(exception, report([wrong_one])).found is False
+    columns = [measure, when, dimension]
+    said = insight(
+        "exception", columns, statement=f"{measure} rises in every {dimension} except {truth.subspace.value}."
+    )
+    other = insight("exception", columns, statement=f"{measure} rises in every {dimension} except {levels[0]}.")
+    assert score_report(exception, report([said])).found
+    assert score_report(exception, report([other])).found is False
 
 
 def test_an_empty_type_leaves_its_precision_unmeasured() -> None:

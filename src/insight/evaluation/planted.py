@@ -36,7 +36,8 @@ exception      3–5 categories over 1–3 years: all rise by 35–86 % except o
 **Matching.** An insight matches a table's truth when its type is the planted type or a related one (the
 table below), it names the columns the pattern needs (its ``subspace`` column counts as named), it names
 no column outside the pattern (the date column and, for ``extreme``/``outliers``, the where/when
-context columns are allowed), and, for the planted exception, any subspace it carries is the exception's.
+context columns are allowed), and, for the planted exception, the category it names as the exception (its
+subspace, or in the statement) is the planted one.
 An insight in a one-filter subspace matches like one on the whole table: the planted patterns hold in
 every subspace of an independent distractor.
 
@@ -69,6 +70,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -142,10 +144,13 @@ class Expect:
         named = set(insight.columns) | ({insight.subspace.column} if insight.subspace else set())
         if insight.type != self.type or not self.required <= named or not set(insight.columns) <= self.allowed:
             return False
-        if self.subspace is not None and insight.subspace is not None:
-            same_column = insight.subspace.column == self.subspace.column
-            return not same_column or insight.subspace.value == self.subspace.value
-        return True
+        if self.subspace is None:
+            return True
+        if insight.subspace is not None and insight.subspace.column == self.subspace.column:
+            return insight.subspace.value == self.subspace.value
+        # Named in the statement instead ("… in every region except APAC"): the label must be the planted one.
+        said = re.search(rf"\b{re.escape(self.subspace.value)}\b", insight.statement) is not None
+        return said or any(v.text == self.subspace.value for v in insight.values)
 
 
 @dataclass(frozen=True)
