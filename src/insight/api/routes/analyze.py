@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from insight.analysis import (
+    SUPPORTED_SUFFIXES,
     AnalysisResponse,
     Analyzer,
     Computed,
@@ -36,11 +37,12 @@ from insight.api.deps import AUTH_RESPONSES, AnalyzeCaller, ServicesDep
 from insight.errors import FieldProblem, InsightError, InvalidInput, PayloadTooLarge, UnsupportedFileType
 
 router = APIRouter(prefix="/api/v1", tags=["analyze"])
+_SUFFIXES = ", ".join(SUPPORTED_SUFFIXES)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
     413: {"description": "over the row, column or byte limit (rows/columns may be sampled with allow_sampling)"},
-    415: {"description": "an uploaded file that is not .csv, .json or .jsonl"},
+    415: {"description": f"an uploaded file that is not {_SUFFIXES}"},
     422: {"description": "empty or non-tabular data, bad question/domain"},
 }
 
@@ -167,7 +169,7 @@ async def _parse_upload(request: Request, services: ServicesDep) -> _Posted:
     async with request.form() as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInput([FieldProblem(("body", "file"), "attach a .csv, .json or .jsonl file", "missing")])
+            raise InvalidInput([FieldProblem(("body", "file"), f"attach a table file: {_SUFFIXES}", "missing")])
         content = await upload.read(limits.max_bytes + 1)
         if len(content) > limits.max_bytes:
             raise PayloadTooLarge(f"{upload.filename} is over the limit of {limits.max_bytes} bytes")
