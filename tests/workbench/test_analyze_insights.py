@@ -4,10 +4,13 @@ narrative linked to their insight, the narrator badge, data quality; and not one
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
@@ -25,8 +28,8 @@ pytestmark = pytest.mark.browser
 # The fake model's narration plan: figures only as references, which the service fills in from the insights.
 PLAN = {
     "lead": [1],
-    "summary": "Height and weight rise together (Pearson r = {1.pearson_r}).",
-    "key_points": [{"insight": 1, "wording": "Across {1.n} people, taller means heavier."}],
+    "summary": "Revenue and units move together (Pearson r = {1.pearson_r}).",
+    "key_points": [{"insight": 1, "wording": "Across {1.n} rows, more units mean more revenue."}],
     "recommendations": ["Check whether the relation holds in each region."],
 }
 
@@ -409,18 +412,21 @@ def test_a_stream_error_is_shown_and_the_insights_stay(page: Any, local_only: li
     expect(page.get_by_role("button", name="Analyze")).to_be_enabled()
 
 
-def _people(rows: int = 90) -> str:
-    lines = ["height_cm,weight_kg,region"]
-    for i in range(rows):
-        height = 150 + i * 0.4
-        weight = 0.9 * height - 90 + ((i * 7) % 11) - 5
-        lines.append(f"{height:.1f},{weight:.1f},{['north', 'south', 'east'][i % 3]}")
-    return "\n".join(lines)
+def _sales(months: int = 36) -> str:
+    """Three regions at different levels over three years, a yearly cycle, and units that follow revenue."""
+    rng = np.random.default_rng(7)
+    rows = ["month,region,revenue,units"]
+    for m in range(months):
+        month = pd.Timestamp("2023-01-01") + pd.DateOffset(months=m)
+        for region, level in [("EMEA", 120), ("Americas", 160), ("APAC", 90)]:
+            revenue = level + 2.0 * m + 25 * math.sin(2 * math.pi * month.month / 12) + rng.normal(0, 6)
+            rows.append(f"{month:%Y-%m-%d},{region},{revenue:.1f},{revenue / 4 + rng.normal(0, 2):.0f}")
+    return "\n".join(rows)
 
 
 def test_the_real_route_streams_cards_with_charts_and_the_model_narration(page: Any, local_only: list[str]) -> None:
     page.goto("/ui/analyze")
-    page.get_by_label("Table: CSV with a header row, or JSON records").fill(_people())
+    page.get_by_label("Table: CSV with a header row, or JSON records").fill(_sales())
     page.get_by_role("button", name="Analyze").click()
 
     badge = page.locator("#narrator")
@@ -429,12 +435,12 @@ def test_the_real_route_streams_cards_with_charts_and_the_model_narration(page: 
     cards = page.locator("#insights > li.insight")
     expect(cards.first).to_be_visible()
     charts = page.locator("#insights .chart")
-    assert charts.count() >= 1, "the correlation insight has a scatter chart"
+    assert charts.count() >= 2, "a scatter chart for the correlation, bars for the regions"
     for i in range(charts.count()):
         expect(charts.nth(i)).to_have_attribute("data-state", "rendered", timeout=20_000)
         expect(charts.nth(i).locator("svg.marks")).to_be_visible()
     correlation = page.locator('#insights > li.insight[data-type="correlation"]').first
-    expect(correlation.locator(".statement")).to_contain_text("height_cm and weight_kg are positively correlated")
+    expect(correlation.locator(".statement")).to_contain_text("revenue and units are positively correlated")
     expect(
         correlation.locator(
             ".chart svg path[aria-roledescription='circle'], .chart svg path[aria-roledescription='point']"
@@ -442,7 +448,7 @@ def test_the_real_route_streams_cards_with_charts_and_the_model_narration(page: 
     ).to_be_visible()
 
     summary = page.locator("#result .summary")
-    expect(summary).to_contain_text("Height and weight rise together (Pearson r = ")
+    expect(summary).to_contain_text("Revenue and units move together (Pearson r = ")
     link = summary.locator("a.figure").first
     target = link.get_attribute("data-insight")
     card = page.locator(f'[id="insight-{target}"]')
