@@ -30,7 +30,7 @@ from insight.evaluation.planted import (
     generate_suite,
     metric_names,
     per_type_table,
-    run_suite,
+    run_planted,
     score_report,
     summarize_scores,
     tables_sha256,
@@ -337,11 +337,11 @@ def test_the_gate_passes_a_perfect_engine_and_fails_a_noisy_one(tmp_path: Path) 
     loaded = small_suite(tmp_path)
     settings = eval_settings(tmp_path)
     tables = generate_suite(3, 1, 3, types=["correlation", "trend"])
-    good = run_suite(loaded, settings, engine=FakeEngine(tables, perfect))
+    good = run_planted(loaded.suite, settings, engine=FakeEngine(tables, perfect))
     assert good.passed, [t.why for t in good.targets]
-    assert good.kind == "insights" and good.prompt is None and len(good.cases) == 5
-    assert good.dataset_sha256 == tables_sha256(tables)
-    bad = run_suite(loaded, settings, engine=FakeEngine(tables, noise))
+    assert len(good.cases) == 5 and good.dataset_sha256 == tables_sha256(tables)
+    assert good.params["engine_types"] == ""  # the fake has no finders registry
+    bad = run_planted(loaded.suite, settings, engine=FakeEngine(tables, noise))
     failed = {t.target.metric for t in bad.targets if not t.passed}
     assert failed == {"recall.correlation", "precision.correlation", "null_rate"}
 
@@ -356,7 +356,9 @@ def test_the_suite_runs_end_to_end_through_the_evaluator(tmp_path: Path) -> None
         return await evaluator.run(loaded, progress=lambda done, total: seen.append((done, total)))
 
     (result,) = anyio.run(go)
-    assert result.suite == "insights-ci" and seen[-1] == (5, 5)
+    assert result.suite == "insights-ci" and result.kind == "insights" and result.prompt is None
+    assert seen[-1] == (5, 5)
+    assert "correlation" in result.params["engine_types"].split(",")
     assert set(result.metrics) == set(loaded.suite.metrics)
     assert result.metrics["null_rate"].measured == 3 and result.metrics["recall.trend"].measured == 1
     assert {r.case_id for r in result.cases} == {"correlation-000", "trend-000", "null-000", "null-001", "null-002"}
@@ -376,4 +378,4 @@ def test_a_suite_without_planted_tables_is_refused(tmp_path: Path) -> None:
         )
     )
     with pytest.raises(SuiteInvalid):
-        run_suite(loaded, eval_settings(tmp_path))
+        run_planted(loaded.suite, eval_settings(tmp_path))

@@ -29,8 +29,8 @@ change_point   over 1–3 years: one step of 1.5–3 noise SDs (up or down) at 3
 period_comp.   3–5 whole calendar years: one year's level 25–50 % above or below the others
 extreme        one record 6–10 SDs above (70 %) or below the mean of an iid measure
 outliers       1–3 % of the rows (at least 3) at 5–10 SDs from the mean, either side
-exception      3–5 categories over 1–3 years: all rise by 35–86 % except one, which falls as much
-               (every category has the same mean over the period)
+exception      3–5 categories over 1–3 years: all rise by 35–86 % except one, which falls by the same
+               amount (−26 to −46 %), so every category has the same mean over the period
 ============== =====================================================================================
 
 **Matching.** An insight matches a table's truth when its type is the planted type or a related one (the
@@ -81,28 +81,12 @@ import pandas as pd
 
 from insight.analysis.insights.model import INSIGHT_TYPES, Insight, InsightReport, Subspace
 from insight.errors import SuiteInvalid
+from insight.evaluation.stats import MetricSummary, TargetResult, bootstrap, check_target, percentile_of
+from insight.evaluation.suites import PLANTED_TYPES, Suite
 
 if TYPE_CHECKING:
     from insight.config import Settings
-    from insight.evaluation.runner import RunResult
-    from insight.evaluation.stats import MetricSummary
-    from insight.evaluation.suites import LoadedSuite
 
-PLANTED_TYPES: tuple[str, ...] = (
-    "dominance",
-    "concentration",
-    "category_outlier",
-    "group_difference",
-    "correlation",
-    "trend",
-    "seasonality",
-    "change_point",
-    "period_comparison",
-    "extreme",
-    "outliers",
-    "exception",
-)
-"""The tested insight types (the descriptive ones, overview and distribution, state and test nothing)."""
 EVAL_TOP_K = 1000
 """Every significant insight is scored (the engine's default shows the top 8 and counts the rest)."""
 TOP_SHARE_ENTITIES = 0.2
@@ -812,8 +796,6 @@ def summarize_scores(
     scores: Sequence[TableScore], metrics: Sequence[str], *, samples: int, seed: int
 ) -> dict[str, MetricSummary]:
     """Each metric with a 95 % bootstrap interval over tables (ratios are resampled as ratios of sums)."""
-    from insight.evaluation.stats import MetricSummary, bootstrap, percentile_of
-
     n = len(scores)
     planted = np.array([s.planted is not None for s in scores])
     found = np.array([bool(s.found) for s in scores], dtype=np.float64)
@@ -902,19 +884,43 @@ def run_tables(
     return out
 
 
-def run_suite(
-    loaded: LoadedSuite,
+@dataclass(frozen=True)
+class PlantedCase:
+    """One table's outcome, as the runner records a case."""
+
+    case_id: str
+    scores: dict[str, float]
+    latency_ms: float
+    output: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlantedRun:
+    """A ``kind: insights`` suite's outcome: the cases, every metric, each target checked, the run's params."""
+
+    dataset: str
+    dataset_sha256: str
+    params: dict[str, str]
+    metrics: dict[str, MetricSummary]
+    targets: list[TargetResult]
+    cases: list[PlantedCase]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return all(t.passed for t in self.targets)
+
+
+def run_planted(
+    suite: Suite,
     settings: Settings,
     *,
     engine: Engine | None = None,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> RunResult:
-    """A ``kind: insights`` suite: generate its tables, run the engine, score, gate on the suite's targets."""
-    from insight.evaluation.runner import CaseRecord, RunResult
-    from insight.evaluation.stats import check_target
-
-    suite = loaded.suite
+) -> PlantedRun:
+    """A ``kind: insights`` suite: generate its tables, run the engine, score, check the suite's targets."""
     spec = suite.planted
     if spec is None:
         raise SuiteInvalid(f"suite {suite.name} has no 'planted' section")
@@ -926,10 +932,9 @@ def run_suite(
     digest = tables_sha256(tables)
     chosen = engine if engine is not None else evaluation_engine(settings)
     scored = run_tables(chosen, tables, progress)
-    records = [
-        CaseRecord(
+    cases = [
+        PlantedCase(
             case_id=score.table,
-            repeat=0,
             scores={"found": float(score.found)} if score.found is not None else {},
             latency_ms=score.engine_ms,
             output="; ".join(i.id for i in report.insights[:10]),
@@ -943,38 +948,23 @@ def run_suite(
         )
         for table, (score, report) in zip(tables, scored, strict=True)
     ]
-    scores = [score for score, _ in scored]
     samples, seed = settings.evaluation.bootstrap_samples, settings.evaluation.seed
-    summaries = summarize_scores(scores, suite.metrics, samples=samples, seed=seed)
+    summaries = summarize_scores([score for score, _ in scored], suite.metrics, samples=samples, seed=seed)
     targets = [check_target(t, summaries.get(t.metric), suite.max_unmeasured) for t in suite.targets]
-    dataset = f"planted: {per_type} per type × {len(types)} types + {nulls} null tables, seed {spec.seed}"
     finders = getattr(chosen, "finders", {})
     params = {
-        "suite": suite.name,
-        "kind": suite.kind,
-        "suite_sha256": loaded.sha256,
-        "dataset": dataset,
-        "dataset_sha256": digest,
-        "cases": str(len(records)),
         "planted_seed": str(spec.seed),
         "rows": f"{spec.min_rows}-{spec.max_rows}",
         "engine_types": ",".join(sorted(finders)) if isinstance(finders, dict) else "",
         "eval_top_k": str(EVAL_TOP_K),
         "fdr_q": str(settings.analysis.fdr_q),
-        "bootstrap_samples": str(samples),
-        "seed": str(seed),
     }
-    return RunResult(
-        suite=suite.name,
-        kind=suite.kind,
-        suite_sha256=loaded.sha256,
-        dataset=dataset,
+    return PlantedRun(
+        dataset=f"planted: {per_type} per type × {len(types)} types + {nulls} null tables, seed {spec.seed}",
         dataset_sha256=digest,
-        prompt=None,
-        model=None,
         params=params,
         metrics=summaries,
         targets=targets,
-        cases=records,
+        cases=cases,
         seconds=round(time.perf_counter() - started, 2),
     )

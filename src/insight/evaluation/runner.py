@@ -217,11 +217,7 @@ class Evaluator:
                 progress(len(result.cases), len(result.cases))
             return [result]
         if suite.kind == "insights":  # the insight engine on generated planted-pattern tables: no model, no dataset
-            from insight.evaluation.planted import run_suite
-
-            planted = await anyio.to_thread.run_sync(
-                lambda: run_suite(loaded, self.settings, limit=limit or suite.limit, progress=progress)
-            )
+            planted = await anyio.to_thread.run_sync(lambda: self._run_insights(loaded, limit or suite.limit, progress))
             return [planted]
         dataset = await anyio.to_thread.run_sync(self.dataset, suite, data)  # file reading, off the event loop
         if suite.collection and "{corpus}" in suite.collection:
@@ -390,6 +386,41 @@ class Evaluator:
             metrics=summaries,
             targets=targets,
             cases=records,
+        )
+
+    def _run_insights(self, loaded: LoadedSuite, limit: int | None, progress: Progress | None) -> RunResult:
+        from insight.evaluation.planted import run_planted
+
+        suite = loaded.suite
+        run = run_planted(suite, self.settings, limit=limit, progress=progress)
+        records = [
+            CaseRecord(c.case_id, 0, scores=c.scores, latency_ms=c.latency_ms, output=c.output, detail=c.detail)
+            for c in run.cases
+        ]
+        params = {
+            "suite": suite.name,
+            "kind": suite.kind,
+            "suite_sha256": loaded.sha256,
+            "dataset": run.dataset,
+            "dataset_sha256": run.dataset_sha256,
+            "cases": str(len(records)),
+            **run.params,
+            "bootstrap_samples": str(self.settings.evaluation.bootstrap_samples),
+            "seed": str(self.settings.evaluation.seed),
+        }
+        return RunResult(
+            suite=suite.name,
+            kind=suite.kind,
+            suite_sha256=loaded.sha256,
+            dataset=run.dataset,
+            dataset_sha256=run.dataset_sha256,
+            prompt=None,
+            model=None,
+            params=params,
+            metrics=run.metrics,
+            targets=run.targets,
+            cases=records,
+            seconds=run.seconds,
         )
 
     def _run_predictor(self, loaded: LoadedSuite) -> RunResult:

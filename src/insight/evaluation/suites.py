@@ -35,6 +35,21 @@ JUDGE_METRICS = frozenset({"judge_faithfulness", "judge_relevance"})
 # kind insights: recall.<type> and precision.<type> for every insight type, plus these (evaluation/planted.py)
 INSIGHTS_METRICS = frozenset({"recall", "precision", "null_rate", "distractor_share", "latency_p50", "latency_p95"})
 _PER_TYPE = re.compile(r"^(recall|precision)\.([a-z_]+)$")
+PLANTED_TYPES: tuple[str, ...] = (
+    "dominance",
+    "concentration",
+    "category_outlier",
+    "group_difference",
+    "correlation",
+    "trend",
+    "seasonality",
+    "change_point",
+    "period_comparison",
+    "extreme",
+    "outliers",
+    "exception",
+)
+"""The tested insight types planted by evaluation/planted.py (the descriptive ones state and test nothing)."""
 LOWER_IS_BETTER = frozenset(
     {"latency_p50", "latency_p95", "input_tokens", "output_tokens"} | {"null_rate", "distractor_share"}
 )
@@ -91,8 +106,6 @@ class PlantedSpec(_Strict):
 
     @model_validator(mode="after")
     def _valid(self) -> PlantedSpec:
-        from insight.evaluation.planted import PLANTED_TYPES
-
         unknown = sorted(set(self.types) - set(PLANTED_TYPES))
         if unknown:
             raise ValueError(f"unknown insight types {unknown}; planted: {', '.join(PLANTED_TYPES)}")
@@ -174,8 +187,6 @@ class Suite(_Strict):
 
 def _insight_type_metric(metric: str) -> bool:
     """``recall.trend``, ``precision.dominance`` …: a per-type score of a planted insight type."""
-    from insight.evaluation.planted import PLANTED_TYPES
-
     match = _PER_TYPE.match(metric)
     return bool(match and match.group(2) in PLANTED_TYPES)
 
