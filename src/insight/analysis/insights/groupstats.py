@@ -1,0 +1,139 @@
+"""Per-group aggregates of every measure over one dimension, computed once per view and shared by the
+category types (dominance, category outliers, group differences): one groupby per dimension instead of one
+per (dimension, measure) pair, so the tests run on aggregates however many rows the table has.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from insight.analysis.insights.base import MAX_DIMENSION_VALUES, TableView
+from insight.analysis.insights.model import InsightValue
+from insight.analysis.profile import column_kind, fmt
+
+MAX_MEASURES = 30
+MAX_DIMENSIONS = 12
+
+
+@dataclass(frozen=True)
+class MeasureGroups:
+    """One measure's non-missing count, total, mean and variance (ddof 1) per group (NaN where undefined)."""
+
+    count: np.ndarray
+    total: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """A dimension's groups (labels sorted, ``codes`` per row, −1 where missing), their rows, and every
+    measure's aggregates per group."""
+
+    dimension: str
+    labels: list[str]
+    codes: np.ndarray
+    rows: np.ndarray
+    by_measure: dict[str, MeasureGroups]
+
+    @property
+    def measures(self) -> list[str]:
+        return list(self.by_measure)
+
+
+def group_labels(frame: pd.DataFrame, dimension: str) -> pd.Series:
+    """The dimension as text (as subspace filters compare it), missing kept missing."""
+    series = frame[dimension]
+    return series.astype(str).where(series.notna())
+
+
+def measure_values(view: TableView, measure: str) -> np.ndarray:
+    """The measure as float64 (NaN where missing), computed once per view."""
+    result: np.ndarray = view.cached(
+        ("values", measure), lambda: view.frame[measure].to_numpy(dtype="float64", na_value=np.nan)
+    )
+    return result
+
+
+def group_stats(view: TableView, dimension: str) -> GroupStats:
+    def compute() -> GroupStats:
+        codes, uniques = pd.factorize(group_labels(view.frame, dimension), sort=True)
+        k = len(uniques)
+        present = codes >= 0
+        rows = np.bincount(codes[present], minlength=k)
+        by_measure: dict[str, MeasureGroups] = {}
+        for measure in view.roles.measures[:MAX_MEASURES]:
+            if measure == dimension:
+                continue
+            x = measure_values(view, measure)
+            valid = present & ~np.isnan(x)
+            c, v = codes[valid], x[valid]
+            count = np.bincount(c, minlength=k).astype("float64")
+            total = np.bincount(c, weights=v, minlength=k)
+            centre = float(v.mean()) if len(v) else 0.0
+            shifted = v - centre  # sums of squares about the overall mean: no cancellation for large values
+            sums = np.bincount(c, weights=shifted, minlength=k)
+            squares = np.bincount(c, weights=shifted * shifted, minlength=k)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(count > 0, total / count, np.nan)
+                var = np.where(count > 1, (squares - sums * sums / count) / (count - 1), np.nan)
+            by_measure[measure] = MeasureGroups(count=count, total=total, mean=mean, var=np.maximum(var, 0.0))
+        return GroupStats(
+            dimension=dimension, labels=[str(u) for u in uniques], codes=codes, rows=rows, by_measure=by_measure
+        )
+
+    result: GroupStats = view.cached(("group_stats", dimension), compute)
+    return result
+
+
+def group_arrays(view: TableView, dimension: str, measure: str, keep: np.ndarray) -> list[np.ndarray]:
+    """The measure's non-missing values of each kept group, in label order."""
+    gs = group_stats(view, dimension)
+    x = measure_values(view, measure)
+    codes = gs.codes
+    valid = (codes >= 0) & ~np.isnan(x)
+    valid[valid] = keep[codes[valid]]
+    c, v = codes[valid], x[valid]
+    order = np.argsort(c, kind="stable")
+    sizes = np.bincount(c, minlength=len(keep))[keep]
+    return np.split(v[order], np.cumsum(sizes)[:-1])
+
+
+def category_dimensions(view: TableView, *, min_values: int = 2) -> list[str]:
+    """The view's dimensions with between ``min_values`` and MAX_DIMENSION_VALUES values (at most
+    MAX_DIMENSIONS of them)."""
+    out: list[str] = []
+    for dimension in view.roles.dimensions:
+        distinct = int(view.frame[dimension].nunique(dropna=True))
+        if min_values <= distinct <= MAX_DIMENSION_VALUES:
+            out.append(dimension)
+        if len(out) >= MAX_DIMENSIONS:
+            break
+    return out
+
+
+def group_name(view: TableView, dimension: str, value: str) -> str:
+    """How a statement names one group: the label for text, ``grade = 3`` for a numeric code."""
+    if column_kind(view.frame[dimension]) == "numeric":
+        return f"{dimension} = {value}"
+    return value
+
+
+def groupby_expr(view: TableView, dimension: str, measure: str) -> str:
+    """pandas code grouping the measure by the dimension as text (as the figures were computed)."""
+    d = view.df()
+    key = f"{d}[{json.dumps(dimension)}]"
+    return f"{d}[{json.dumps(measure)}].groupby({key}.astype(str).where({key}.notna()))"
+
+
+def p_text(p: float) -> InsightValue:
+    """The p-value as a statement writes it: ``p < 0.001`` or ``p = 0.012`` (the value is the bound or the
+    rounded p-value the text shows)."""
+    if p < 0.001:
+        return InsightValue(key="p_value", value=0.001, text="p < 0.001", what="p-value (upper bound), before FDR")
+    shown = round(p, 3)
+    return InsightValue(key="p_value", value=shown, text=f"p = {fmt(shown)}", what="p-value, before FDR")
