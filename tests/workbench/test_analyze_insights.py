@@ -3,6 +3,7 @@ narrative linked to their insight, the narrator badge, data quality; and not one
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Iterator
@@ -466,3 +467,16 @@ def test_the_real_route_streams_cards_with_charts_and_the_model_narration(page: 
     expect(badge).to_have_class("narrator template")
     expect(badge.locator(".reason")).not_to_be_empty()
     expect(charts.first).to_have_attribute("data-state", "rendered")
+
+
+def test_an_uploaded_parquet_file_is_analyzed(page: Any, local_only: list[str], tmp_path: Path) -> None:
+    path = tmp_path / "sales.parquet"
+    pd.read_csv(io.StringIO(_sales())).to_parquet(path)
+    page.goto("/ui/analyze")
+    page.get_by_label("…or upload a .csv, .tsv, .json, .jsonl, .parquet or .xlsx file").set_input_files(str(path))
+    page.get_by_label("let the language model word the summary", exact=False).uncheck()
+    page.get_by_role("button", name="Analyze").click()
+    correlation = page.locator('#insights > li.insight[data-type="correlation"]').first
+    expect(correlation.locator(".statement")).to_contain_text("revenue and units are positively correlated")
+    expect(correlation.locator('.chart[data-state="rendered"] svg.marks')).to_be_visible()
+    expect(page.locator("#narrator")).to_have_class("narrator template")
