@@ -24,9 +24,11 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from insight.analysis.insights.base import MAX_DIMENSION_VALUES, Candidate, TableView, label, line_chart, num, pct
+from insight.analysis.insights.groupstats import group_labels, measure_values
 from insight.analysis.insights.model import InsightTest
 
 TOP_FRACTION = 0.2
@@ -64,9 +66,9 @@ def find(view: TableView) -> list[Candidate]:
 
 
 def _non_negative(view: TableView, measure: str) -> bool:
-    values = view.frame[measure]
-    low = values.min()
-    return bool(np.isfinite(low) and low >= 0 and values.sum() > 0)
+    x = measure_values(view, measure)
+    present = x[~np.isnan(x)]
+    return bool(len(present) and present.min() >= 0 and present.sum() > 0)
 
 
 def top_share(totals: np.ndarray, top: int) -> float:
@@ -84,21 +86,33 @@ def null_shares(values: np.ndarray, entities: int, top: int, draws: int) -> np.n
     return out
 
 
+def _entity_codes(view: TableView, entity: str) -> tuple[np.ndarray, list[str]]:
+    def compute() -> tuple[np.ndarray, list[str]]:
+        codes, uniques = pd.factorize(group_labels(view.frame, entity), sort=True)  # as groupby orders keys
+        return codes, [str(u) for u in uniques]
+
+    result: tuple[np.ndarray, list[str]] = view.cached(("entity_codes", entity), compute)
+    return result
+
+
 def _test(view: TableView, entity: str, measure: str) -> Candidate | None:
-    pair = view.frame[[entity, measure]]
-    pair = pair[pair[entity].notna()]
-    totals_s = pair.groupby(entity, sort=False)[measure].sum().sort_values(ascending=False, kind="stable")
-    entities = len(totals_s)
+    codes, names = _entity_codes(view, entity)
+    entities = len(names)
     if entities < MIN_ENTITIES:
         return None
-    totals = totals_s.to_numpy(dtype="float64")
+    x = measure_values(view, measure)
+    keep = (codes >= 0) & ~np.isnan(x)
+    values_present = x[keep]
+    # per-entity totals as groupby(...).sum() gives them (an entity whose values are all missing totals 0)
+    by_entity = np.bincount(codes[keep], weights=values_present, minlength=entities)
+    order = np.argsort(-by_entity, kind="stable")
+    totals = by_entity[order]
     grand = float(totals.sum())
     if grand <= 0:
         return None
     top = max(1, round(TOP_FRACTION * entities))
     share = float(totals[:top].sum()) / grand
     even = top / entities
-    values_present = pair[measure].dropna().to_numpy(dtype="float64")
     null_mean: float | None = None
     if share >= MIN_SHARE:
         draws = int(min(MAX_DRAWS, max(MIN_DRAWS, DRAW_CELLS // max(1, len(values_present)))))
@@ -117,7 +131,7 @@ def _test(view: TableView, entity: str, measure: str) -> Candidate | None:
         num("top", top, f"top {entity} values by total {measure}"),
         num("entities", entities, f"{entity} values"),
         pct("share", 100.0 * share, f"share of total {measure} they hold"),
-        label("largest", str(totals_s.index[0]), f"the {entity} with the largest total {measure}"),
+        label("largest", names[int(order[0])], f"the {entity} with the largest total {measure}"),
     ]
     statement = (
         f"The top {values[0].text} of {entity} values ({values[1].text} of {values[2].text}) hold "

@@ -59,29 +59,56 @@ def measure_values(view: TableView, measure: str) -> np.ndarray:
     return result
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    centre: float
+    shifted: np.ndarray
+    """value − centre (0 where missing): sums of squares about the overall mean lose no precision"""
+    squares: np.ndarray
+    valid: np.ndarray | None
+    """None when no value is missing"""
+
+
+def _prepared(view: TableView, measure: str) -> _Prepared:
+    def compute() -> _Prepared:
+        x = measure_values(view, measure)
+        missing = np.isnan(x)
+        any_missing = bool(missing.any())
+        centre = float(x[~missing].mean()) if not missing.all() else 0.0
+        shifted = np.where(missing, 0.0, x - centre) if any_missing else x - centre
+        return _Prepared(centre, shifted, shifted * shifted, ~missing if any_missing else None)
+
+    result: _Prepared = view.cached(("prepared", measure), compute)
+    return result
+
+
 def group_stats(view: TableView, dimension: str) -> GroupStats:
     def compute() -> GroupStats:
         codes, uniques = pd.factorize(group_labels(view.frame, dimension), sort=True)
         k = len(uniques)
         present = codes >= 0
+        every_row = bool(present.all())
         rows = np.bincount(codes[present], minlength=k)
         by_measure: dict[str, MeasureGroups] = {}
         for measure in view.roles.measures[:MAX_MEASURES]:
             if measure == dimension:
                 continue
-            x = measure_values(view, measure)
-            valid = present & ~np.isnan(x)
-            c, v = codes[valid], x[valid]
-            count = np.bincount(c, minlength=k).astype("float64")
-            total = np.bincount(c, weights=v, minlength=k)
-            centre = float(v.mean()) if len(v) else 0.0
-            shifted = v - centre  # sums of squares about the overall mean: no cancellation for large values
+            prep = _prepared(view, measure)
+            if every_row and prep.valid is None:
+                c, shifted, squares = codes, prep.shifted, prep.squares
+                count = rows.astype("float64")
+            else:
+                keep = present if prep.valid is None else present & prep.valid
+                c, shifted, squares = codes[keep], prep.shifted[keep], prep.squares[keep]
+                count = np.bincount(c, minlength=k).astype("float64")
             sums = np.bincount(c, weights=shifted, minlength=k)
-            squares = np.bincount(c, weights=shifted * shifted, minlength=k)
+            sum_squares = np.bincount(c, weights=squares, minlength=k)
             with np.errstate(invalid="ignore", divide="ignore"):
-                mean = np.where(count > 0, total / count, np.nan)
-                var = np.where(count > 1, (squares - sums * sums / count) / (count - 1), np.nan)
-            by_measure[measure] = MeasureGroups(count=count, total=total, mean=mean, var=np.maximum(var, 0.0))
+                mean = np.where(count > 0, prep.centre + sums / count, np.nan)
+                var = np.where(count > 1, (sum_squares - sums * sums / count) / (count - 1), np.nan)
+            by_measure[measure] = MeasureGroups(
+                count=count, total=sums + prep.centre * count, mean=mean, var=np.maximum(var, 0.0)
+            )
         return GroupStats(
             dimension=dimension, labels=[str(u) for u in uniques], codes=codes, rows=rows, by_measure=by_measure
         )
