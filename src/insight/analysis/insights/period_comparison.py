@@ -87,11 +87,11 @@ def _year_stats(view: TableView) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
         full = _full_years(days[valid], years[valid], time_axis.is_year)
         if len(full) < 2:
             return None
-        measures = [m for m in view.roles.measures if m in view.frame.columns]
-        if not measures:
+        data = timeseries.numeric(view)
+        if data.shape[1] == 0:
             return None
         keep = np.isin(years, full)
-        data = view.frame.loc[keep, measures].apply(pd.to_numeric, errors="coerce").astype("float64")
+        data = data.loc[keep]
         grouped = data.groupby(pd.Series(years[keep].astype("int64"), index=data.index), sort=True)
         return grouped.count(), grouped.mean(), grouped.var(ddof=1)
 

@@ -54,8 +54,7 @@ def _row_profile(view: TableView, part: str) -> pd.DataFrame | None:
             keys = timeseries.period_keys(days, "month") % 12 + 1
         else:
             keys = (days + 3.0) % 7  # 1970-01-01 was a Thursday (weekday 3)
-        measures = [m for m in view.roles.measures if m in view.frame.columns]
-        data = view.frame[measures].apply(pd.to_numeric, errors="coerce").astype("float64")
+        data = timeseries.numeric(view)
         profile: pd.DataFrame = data.groupby(pd.Series(keys, index=data.index)).mean()
         return profile
 
@@ -102,17 +101,23 @@ def _weekdays(view: TableView, measure: str) -> Candidate | None:
     if len(kept) < 2 or np.ptp(values) == 0:
         return None
     # Weeks as blocks (Frisch–Waugh–Lovell: demean the values and the weekday indicators within each week),
-    # then the F-test of the weekday indicators.
+    # then the F-test of the weekday indicators (normal equations: a 6 × 6 system per measure).
+    _, block = np.unique(week, return_inverse=True)
+    sizes = np.bincount(block).astype("float64")
     dummies = (weekday[:, None] == kept[None, 1:]).astype("float64")
-    within_y = values - pd.Series(values).groupby(week).transform("mean").to_numpy()
-    within_d = dummies - pd.DataFrame(dummies).groupby(week).transform("mean").to_numpy()
-    n_blocks = int(np.unique(week).size)
-    sse_reduced = float(np.sum(within_y**2))
-    coef, *_ = np.linalg.lstsq(within_d, within_y, rcond=None)
-    sse_full = float(np.sum((within_y - within_d @ coef) ** 2))
-    df_weekday = int(np.linalg.matrix_rank(within_d))
+    within_y = values - (np.bincount(block, weights=values) / sizes)[block]
+    block_share = np.stack([np.bincount(block, weights=d) for d in dummies.T], axis=1) / sizes[:, None]
+    within_d = dummies - block_share[block]
+    n_blocks = len(sizes)
+    gram = within_d.T @ within_d
+    df_weekday = int(np.linalg.matrix_rank(gram))
     df_error = len(values) - n_blocks - df_weekday
-    if df_weekday < 1 or df_error < 1 or sse_full <= 1e-12 * max(1.0, sse_reduced):
+    sse_reduced = float(within_y @ within_y)
+    if df_weekday < 1 or df_error < 1:
+        return None
+    coef = np.linalg.lstsq(gram, within_d.T @ within_y, rcond=None)[0]
+    sse_full = max(0.0, sse_reduced - float(coef @ (within_d.T @ within_y)))
+    if sse_full <= 1e-12 * max(1.0, sse_reduced):
         return None
     ss_weekday = max(0.0, sse_reduced - sse_full)
     mse = sse_full / df_error

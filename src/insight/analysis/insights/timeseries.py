@@ -105,6 +105,23 @@ def axis(view: TableView) -> TimeAxis | None:
     return result
 
 
+def numeric(view: TableView) -> pd.DataFrame:
+    """The view's measures as float64 (missing as NaN), computed once per view for every time-based type."""
+
+    def compute() -> pd.DataFrame:
+        measures = [m for m in view.roles.measures if m in view.frame.columns and m != view.roles.time]
+        return pd.DataFrame(
+            {
+                m: pd.to_numeric(view.frame[m], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                for m in measures
+            },
+            index=view.frame.index,
+        )
+
+    result: pd.DataFrame = view.cached(("ts.numeric",), compute)
+    return result
+
+
 def period_keys(days: np.ndarray, period: PeriodName) -> np.ndarray:
     """Integer period keys (float, NaN where missing) of day numbers since the epoch."""
     if period == "day":
@@ -169,10 +186,9 @@ def _means(view: TableView, period: PeriodName) -> tuple[pd.DataFrame, pd.DataFr
         if time_axis is None:
             return None
         keys = time_axis.days if time_axis.is_year else period_keys(time_axis.days, period)
-        measures = [m for m in view.roles.measures if m != time_axis.column]
-        if not measures:
+        data = numeric(view)
+        if data.shape[1] == 0:
             return None
-        data = view.frame[measures].apply(pd.to_numeric, errors="coerce").astype("float64")
         grouped = data.groupby(pd.Series(keys, index=data.index), sort=True)
         return grouped.mean(), grouped.count()
 
