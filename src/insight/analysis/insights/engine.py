@@ -24,13 +24,18 @@ from scipy import stats
 
 from insight.analysis.insights import (
     category_outlier,
+    change_point,
     concentration,
     correlation,
     descriptive,
     dominance,
     exceptions,
+    extremes,
     group_difference,
+    period_comparison,
     quality,
+    seasonality,
+    trend,
 )
 from insight.analysis.insights.base import Candidate, Roles, TableView, column_roles
 from insight.analysis.insights.model import Insight, InsightReport, QualityIssue, Subspace
@@ -55,6 +60,11 @@ def default_finders() -> dict[str, Finder]:
         "concentration": concentration.find,
         "category_outlier": category_outlier.find,
         "group_difference": group_difference.find,
+        "trend": trend.find,
+        "change_point": change_point.find,
+        "seasonality": seasonality.find,
+        "period_comparison": period_comparison.find,
+        "extremes": extremes.find,
     }
 
 
