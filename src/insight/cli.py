@@ -273,22 +273,14 @@ def ask(
 
     from insight.llm.slot import LLMSlot
     from insight.prompts import PromptRegistry
-    from insight.rag.answer import Answer, Answerer
+    from insight.rag.answer import Answer, build_answerer
 
     settings = load_settings()
     rag = _rag(settings)
     try:
         prompts = PromptRegistry(settings.prompts_dir)
         llm = LLMSlot(settings.llm, prompts=prompts).require()
-        search = settings.search
-        answerer = Answerer(
-            rag,
-            llm,
-            prompts,
-            top_k=search.answer_top_k,
-            min_dense=search.answer_min_dense,
-            context_tokens=search.answer_context_tokens,
-        )
+        answerer = build_answerer(settings.search, rag, llm, prompts)  # the Answerer the API builds
 
         async def run() -> Answer:
             final = Answer(answer="", found=False)

@@ -11,9 +11,15 @@ import anyio
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage
 
-from insight.errors import SuiteInvalid
+from insight.config import Settings
+from insight.errors import ConfigError, SuiteInvalid
 from insight.evaluation import Evaluator, RunResult, load_suite_file
+from insight.evaluation.cache import OutputCache
 from insight.evaluation.suites import LoadedSuite
+from insight.predictor.config import load_model_config
+from insight.predictor.data import load_dataset, split_dataset
+from insight.predictor.service import Predictor
+from insight.prompts import PromptRegistry
 from tests.analysis.fakes import tool_reply
 from tests.conftest import REPO_ROOT
 from tests.evaluation.conftest import MakeEvaluator, write_suite
@@ -161,9 +167,11 @@ def test_ask_scores_citations_against_gold_documents(
     top_right = [c for c in result.cases if c.detail.get("ranking", [None])[0] in c.detail.get("relevant", {})]
     assert recall.value == pytest.approx(len(top_right) / 3)
     # q4 finds no passage worth showing: the model is not called (0 tokens), which counts in the mean
-    assert [c.input_tokens for c in result.cases] == [50, 50, 50, 0]
-    assert result.metrics["input_tokens"].value == pytest.approx(37.5)
+    tokens = [c.input_tokens for c in result.cases]
+    assert all(t is not None and t > 0 for t in tokens[:3]) and tokens[3] == 0
+    assert result.metrics["input_tokens"].value == pytest.approx(sum(t or 0 for t in tokens) / 4)
     assert result.params["collection"] == "ci-docs"
+    assert len(model.received) == 3 and not any(c.cached for c in result.cases)
 
 
 def test_a_failing_judge_leaves_its_metrics_unmeasured(
@@ -312,5 +320,85 @@ def test_ask_with_rag_answer_v2_chooses_passages_first_as_the_service_does(
 
     evaluator, model = make_evaluator(choose_then_answer)
     (again,) = run(evaluator, loaded)
-    assert model.received == [] and again.cache_hits == 3
+    # both model calls of each case are replayed through the Answerer: the same answers, nothing sent
+    assert model.received == [] and (again.cache_hits, again.cache_misses) == (6, 0)
+    assert [c.cached for c in again.cases] == [True, True, True, False]  # q4: no model call to replay
+    assert [(c.output, c.input_tokens, c.detail) for c in again.cases] == [
+        (c.output, c.input_tokens, c.detail) for c in result.cases
+    ]
     assert again.metrics["citation_recall"].value == result.metrics["citation_recall"].value
+
+
+def test_the_judge_sees_the_passages_the_answer_was_written_from(
+    make_evaluator: MakeEvaluator, tmp_path: Path, corpus: Path, qa_dataset: Path
+) -> None:
+    judged: list[str] = []
+
+    def choose_answer_judge(messages: list[BaseMessage]) -> AIMessage:
+        if "grade answers" in str(messages[0].content):
+            judged.append(all_text(messages))
+            return tool_reply({"faithfulness": 5, "relevance": 5, "reason": ""}, name="JudgeVerdict")
+        if "numbered passages" in str(messages[0].content):
+            return tool_reply({"passages": [1]}, name="PassageChoice")
+        return AIMessage(content="From the first passage.")
+
+    loaded = load_suite_file(
+        write_suite(
+            tmp_path / "suites",
+            name="ask-judged-v2",
+            kind="ask",
+            prompt={"name": "rag_answer", "versions": [2]},
+            dataset={"path": qa_dataset},
+            collection="ci-docs",
+            corpus=corpus,
+            top_k=3,
+            metrics=["citation_precision", "judge_faithfulness"],
+        )
+    )
+    evaluator, _ = make_evaluator(choose_answer_judge)
+    (result,) = run(evaluator, loaded)
+    assert result.metrics["judge_faithfulness"].value == 1.0
+    assert len(judged) == 3
+    for text in judged:  # the chosen passage [1] only, though the service retrieved several
+        assert "[1] " in text and "[2] " not in text
+
+
+def predictor_suite(folder: Path) -> LoadedSuite:
+    return load_suite_file(
+        write_suite(folder, name="predictor-served", kind="predictor", metrics=["accuracy", "roc_auc"], targets=[])
+    )
+
+
+def test_predictor_suite_scores_the_predictor_it_is_given_on_its_recorded_split(
+    settings: Settings, prompts: PromptRegistry, trained_model_dir: Path, tmp_path: Path
+) -> None:
+    served = Predictor.load(trained_model_dir)
+    handed: list[Predictor] = []
+
+    def the_served_one() -> Predictor:
+        handed.append(served)
+        return served
+
+    evaluator = Evaluator(settings, prompts, predictor=the_served_one, cache=OutputCache(None))
+    (result,) = run(evaluator, predictor_suite(tmp_path))
+    assert handed == [served]
+    config = load_model_config(settings.predictor.config_path)
+    split = split_dataset(load_dataset(), config.test_size, config.random_state)
+    expected = served.predict(split.test_x)
+    assert [c.detail["prediction"] for c in result.cases] == expected.classes.tolist()
+    assert [c.detail["confidence"] for c in result.cases] == expected.confidence.tolist()
+    assert result.params["config_sha256"] == served.metadata.config_sha256
+    assert result.params["model_sha256"] == served.metadata.sha256
+
+
+def test_predictor_suite_refuses_a_config_the_model_was_not_trained_with(
+    settings: Settings, prompts: PromptRegistry, tmp_path: Path
+) -> None:
+    changed = tmp_path / "model_config.yaml"
+    changed.write_bytes(settings.predictor.config_path.read_bytes().replace(b"test_size: 0.2", b"test_size: 0.25"))
+    assert changed.read_bytes() != settings.predictor.config_path.read_bytes()
+    moved = settings.model_copy(update={"predictor": settings.predictor.model_copy(update={"config_path": changed})})
+    evaluator = Evaluator(moved, prompts, cache=OutputCache(None))  # the model loaded as the API loads it
+    with pytest.raises(ConfigError, match="trained with a model config of sha256") as raised:
+        run(evaluator, predictor_suite(tmp_path))
+    assert not isinstance(raised.value, SuiteInvalid)

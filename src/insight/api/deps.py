@@ -16,6 +16,7 @@ from insight.evaluation.jobs import EvalJobs
 from insight.llm.slot import LLMSlot
 from insight.predictor.service import Predictor, PredictorSlot
 from insight.prompts import PromptRegistry
+from insight.rag.answer import Answerer, build_answerer
 from insight.rag.factory import RagSlot
 from insight.rag.service import RagService
 
@@ -31,11 +32,13 @@ class Services:
     profiles: ProfileCache = field(init=False)
     evals: EvalJobs = field(init=False)
     analyzer: Analyzer = field(init=False)
+    answerer: Answerer = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = Authenticator(self.settings.auth)
         self.profiles = ProfileCache(self.settings.analysis.profile_cache_entries)
         self.analyzer = build_analyzer(self.settings.analysis, self.prompts, self.llm)
+        self.answerer = build_answerer(self.settings.search, self.rag, self.llm, self.prompts)  # slots: resolved on use
         self.evals = EvalJobs(self.settings.evaluation)
 
 

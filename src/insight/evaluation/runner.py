@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from insight.analysis import AnalysisResponse, build_analyzer
 from insight.config import LLMSettings, Settings
 from insight.errors import (
+    ConfigError,
     InsightError,
     LLMRateLimited,
     LLMTimeout,
@@ -50,15 +51,20 @@ from insight.evaluation.stats import (
     summarize,
 )
 from insight.evaluation.suites import JUDGE_METRICS, LoadedSuite, Suite, at_k
+from insight.llm.caching import CachingLLMClient, recording
 from insight.llm.client import LLMClient
 from insight.llm.slot import LLMSlot
 from insight.prompts import Prompt, PromptRegistry
 from insight.rag.service import RagService
 
+if TYPE_CHECKING:  # scikit-learn is imported when a predictor suite runs, not with the runner
+    from insight.predictor.service import Predictor
+
 UNMEASURED_ERRORS = (LLMTimeout, LLMRateLimited, LLMUnavailable)
 NO_JUDGEMENTS = "no_judgements"  # a case judged to have no relevant document: ranking and citations undefined
 Progress = Callable[[int, int], None]
 LLMFactory = Callable[[LLMSettings], LLMClient]
+PredictorFactory = Callable[[], "Predictor"]
 
 
 @dataclass
@@ -133,15 +139,12 @@ def _messages_key(messages: list[BaseMessage]) -> list[list[str]]:
     return [[message.type, str(message.content)] for message in messages]
 
 
-def _tokens(message: Any, fallback: Callable[[], tuple[int, int]]) -> tuple[int, int]:
-    usage = getattr(message, "usage_metadata", None)
-    if usage:
-        return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
-    return fallback()
-
-
 class Evaluator:
-    """Runs suites with injected parts: tests pass fakes, the CLI and the API pass the real services."""
+    """Runs suites with injected parts: tests pass fakes, the CLI and the API pass the real services.
+
+    ``predictor``: the served model (the API passes its ``PredictorSlot.require``); without one it is loaded
+    as the API loads it (``PredictorSlot.from_dir``) from ``settings.predictor.model_dir``.
+    """
 
     def __init__(
         self,
@@ -150,12 +153,14 @@ class Evaluator:
         *,
         llm_factory: LLMFactory | None = None,
         rag_factory: Callable[[], RagService] | None = None,
+        predictor: PredictorFactory | None = None,
         cache: OutputCache | None = None,
     ) -> None:
         self.settings = settings
         self.prompts = prompts
         self._llm_factory = llm_factory
         self._rag_factory = rag_factory
+        self._predictor_factory = predictor
         self.cache = cache if cache is not None else OutputCache(settings.evaluation.cache_dir)
 
     # -- parts ------------------------------------------------------------------------------------
@@ -177,6 +182,13 @@ class Evaluator:
         from insight.rag.factory import build_rag_service
 
         return build_rag_service(self.settings)
+
+    def predictor(self) -> Predictor:
+        if self._predictor_factory is not None:
+            return self._predictor_factory()
+        from insight.predictor.service import PredictorSlot
+
+        return PredictorSlot.from_dir(self.settings.predictor.model_dir).require()
 
     def dataset(self, suite: Suite, data: Path | None = None) -> Dataset:
         spec = suite.dataset
@@ -245,7 +257,8 @@ class Evaluator:
             hits, misses = self.cache.hits, self.cache.misses
             score = self._scorer(suite, prompt, llm, rag)
             records = await self._run_cases(suite, cases, score, step)
-            # ranx (numba: seconds to load, tens of seconds to compile the first time) and the bootstrap: a worker thread
+            # ranx (numba: seconds to load, tens of seconds to compile the first time) and the bootstrap:
+            # a worker thread
             result = await anyio.to_thread.run_sync(self._result, loaded, suite, dataset, prompt, llm, records)
             result.cache_hits, result.cache_misses = self.cache.hits - hits, self.cache.misses - misses
             result.seconds = round(time.perf_counter() - started, 2)
@@ -424,21 +437,46 @@ class Evaluator:
         )
 
     def _run_predictor(self, loaded: LoadedSuite) -> RunResult:
-        from insight.predictor.artifact import load_artifact
+        """The served model on the test split it was trained against, through ``Predictor.predict`` (what
+        ``/predict/batch`` calls). The split is rebuilt from the model config, so the config must be the one
+        the model was trained with (its sha256 is recorded in the model's metadata), and the data too."""
         from insight.predictor.config import load_model_config
         from insight.predictor.data import load_dataset, split_dataset
 
         suite = loaded.suite
         started = time.perf_counter()
-        config = load_model_config(self.settings.predictor.config_path)
+        predictor = self.predictor()
+        metadata = predictor.metadata
+        config_path = self.settings.predictor.config_path
+        config = load_model_config(config_path)
+        served = f"the served model {metadata.name} v{metadata.version}"
+        if config.sha256 != metadata.config_sha256:
+            raise ConfigError(
+                f"suite {suite.name}: {served} was trained with a model config of sha256 "
+                f"{metadata.config_sha256[:12] or '(none)'}…, but {config_path} is now {config.sha256[:12]}…, so "
+                "the test split it was measured on cannot be rebuilt: restore that config, or retrain (`insight "
+                "train`) and serve the new model"
+            )
         data = load_dataset(config.dataset)
         split = split_dataset(data, config.test_size, config.random_state)
-        pipeline, metadata = load_artifact(self.settings.predictor.model_dir)
-        proba = np.asarray(pipeline.predict_proba(split.test_x)[:, 1], dtype=np.float64)
+        if data.digest != metadata.data_digest or len(split.test_y) != metadata.n_test:
+            raise ConfigError(
+                f"suite {suite.name}: the {config.dataset} data is not what {served} was trained on "
+                f"(digest {data.digest[:12]}… against {metadata.data_digest[:12]}…, {len(split.test_y)} test rows "
+                f"against {metadata.n_test}): retrain (`insight train`)"
+            )
+        predictions = predictor.predict(split.test_x)
+        proba = np.asarray(predictions.probabilities[:, 1], dtype=np.float64)
         truth = np.asarray(split.test_y)
         records = [
-            CaseRecord(case_id=f"test-{i}", repeat=0, detail={"label": int(y), "proba": round(float(p), 6)})
-            for i, (y, p) in enumerate(zip(truth, proba, strict=True))
+            CaseRecord(
+                case_id=f"test-{i}",
+                repeat=0,
+                detail={"label": int(y), "proba": round(float(p), 6), "prediction": int(c), "confidence": float(conf)},
+            )
+            for i, (y, p, c, conf) in enumerate(
+                zip(truth, proba, predictions.classes, predictions.confidence, strict=True)
+            )
         ]
         samples, seed = self.settings.evaluation.bootstrap_samples, self.settings.evaluation.seed
         summaries = {}
@@ -452,6 +490,8 @@ class Evaluator:
             "suite_sha256": loaded.sha256,
             "dataset": f"{data.name} test split",
             "dataset_sha256": data.digest,
+            "test_size": str(config.test_size),
+            "split_seed": str(config.random_state),
             "cases": str(len(records)),
             "model": f"{metadata.name} v{metadata.version}",
             "model_sha256": metadata.sha256,
@@ -650,159 +690,85 @@ class AnalysisScorer:
 
 
 class AskScorer:
+    """Scores what the ask service returns: the same ``Answerer`` (``build_answerer``) the API and the CLI use,
+    with the suite's prompt version, called as ``POST /api/v1/ask`` calls it (``answer``). Its chat client is
+    the evaluation's ``CachingLLMClient``: a re-run replays the recorded model outputs through the real service.
+
+    Recorded as the service reports them: the answer text, citations, ``found``, tokens and latency (plus,
+    for replayed calls, the model time recorded with them). The ranking scored by ndcg@k and the like is the
+    passages the service put in front of the model, best first; the judge sees the passages the answer was
+    written from (``Answer.answered_context``: the chosen ones from ``rag_answer`` v2).
+    """
+
     def __init__(self, evaluator: Evaluator, suite: Suite, prompt: Prompt, llm: LLMClient, rag: RagService) -> None:
         if set(prompt.input_variables) != {"context", "question"}:
             raise SuiteInvalid(f"prompt {prompt.name} v{prompt.version} must take exactly {{context}} and {{question}}")
-        self.evaluator = evaluator
+        from insight.rag.answer import build_answerer
+
         self.suite = suite
-        self.prompt = prompt
-        self.llm = llm
-        self.rag = rag
-        self.search = evaluator.settings.search
+        self.llm = CachingLLMClient(llm, evaluator.cache)
+        self.answerer = build_answerer(
+            evaluator.settings.search,
+            rag,
+            self.llm,
+            evaluator.prompts,
+            prompt_name=prompt.name,
+            prompt_version=prompt.version,
+        )
         self.judge = evaluator.prompts.get(suite.judge_prompt) if suite.uses_judge else None
 
-    def _retrieve(self, query: str) -> list[Any]:
-        from insight.rag.answer import relevant
-
-        hits = self.rag.search(str(self.suite.collection), query, top_k=self.suite.top_k, mode="hybrid")
-        return relevant(hits, self.search.answer_min_dense)
-
-    def _answerer(self) -> Any:
-        """The service's ``Answerer`` (imported here, like the rest of the ask path, on first use)."""
-        from insight.rag.answer import Answerer
-
-        return Answerer(
-            self.rag,
-            self.llm,
-            self.evaluator.prompts,
-            top_k=self.suite.top_k,
-            min_dense=self.search.answer_min_dense,
-            context_tokens=self.search.answer_context_tokens,
-            prompt_name=self.prompt.name,
-            prompt_version=self.prompt.version,
-        )
-
     async def score(self, case: dict[str, Any], repeat: int) -> CaseRecord:
-        from insight.rag.answer import (
-            NOT_FOUND,
-            Answerer,
-            check_citations,
-            cite_passages,
-            is_not_found,
-            numbered_context,
-        )
-
         relevant_docs, query = _relevant(case), _query(case)
         record = CaseRecord(case_id=case["id"], repeat=repeat)
-        started = time.perf_counter()
-        hits = await anyio.to_thread.run_sync(self._retrieve, query)
-        if relevant_docs:
-            record.detail = {"relevant": relevant_docs, "ranking": unique_docs((h.doc_id for h in hits), 100)}
-        if not hits:
-            raw, context = NOT_FOUND, ""
-            passages: list[Any] = []
-            chosen_numbers: Any = None
-            record.latency_ms = round((time.perf_counter() - started) * 1000.0, 1)
-            record.input_tokens = record.output_tokens = 0
-        else:
-            context, passages = numbered_context(hits, self.search.answer_context_tokens, self.llm.count_tokens)
-            messages = self.prompt.format_messages(context=context, question=query)
-            params = self.prompt.model_params.model_dump(exclude_none=True)
-            # rag_answer v2+ answers as the service does: passages chosen first (rag_select), then the answer.
-            answerer = self._answerer() if Answerer.structured(self.prompt) else None
-            select_sha256 = answerer.prompts.get(answerer.select_prompt_name).sha256 if answerer else ""
-            key = cache_key(
-                kind="ask",
-                prompt_sha256=self.prompt.sha256 + select_sha256,
-                model=f"{self.llm.provider}/{self.llm.model_name}",
-                params={**params, **self.evaluator.llm_settings(self.suite).model_dump(include={"temperature"})},
-                input=_messages_key(messages),
-                repeat=repeat if self.suite.repeats > 1 else 0,
-            )
-            cached = self.evaluator.cache.get(key)
-            if cached is None:
-                numbers: list[int] | None = None
-                try:
-                    called = time.perf_counter()
-                    if answerer is not None:
-                        _, chosen, numbers, _ = await answerer.select(passages, context, query)
-                        messages = self.prompt.format_messages(context=chosen, question=query)
-                    reply = await self.llm.ainvoke(messages, **params)
-                except UNMEASURED_ERRORS as exc:
-                    record.unmeasured["*"] = exc.code
-                    record.output = exc.message
-                    return record
-                text = str(reply.content).strip()
-                prompt_text = "\n".join(str(m.content) for m in messages)
-                tokens_in, tokens_out = _tokens(
-                    reply, lambda: (self.llm.count_tokens(prompt_text), self.llm.count_tokens(text))
-                )
-                cached = {
-                    "text": text,
-                    "passages": numbers,
-                    "latency_ms": round((time.perf_counter() - called) * 1000.0, 1),
-                    "input_tokens": tokens_in,
-                    "output_tokens": tokens_out,
-                }
-                self.evaluator.cache.put(key, cached)
-            else:
-                record.cached = True
-            raw = str(cached["text"])
-            chosen_numbers = cached.get("passages")
-            record.latency_ms = cached["latency_ms"]
-            record.input_tokens, record.output_tokens = cached["input_tokens"], cached["output_tokens"]
-        found = not is_not_found(raw)
-        citations: list[Any]
-        invalid: list[int]
-        if not found:
-            text, citations, invalid = NOT_FOUND, [], []
-        elif isinstance(chosen_numbers, list):
-            text, citations, invalid = cite_passages(raw, [int(n) for n in chosen_numbers], passages)
-        else:
-            text, citations, invalid = check_citations(raw, passages)
-        record.output = text
+        with recording(variant=repeat if self.suite.repeats > 1 else 0) as calls:
+            try:
+                answer = await self.answerer.answer(str(self.suite.collection), query, self.suite.top_k)
+            except UNMEASURED_ERRORS as exc:
+                record.unmeasured["*"] = exc.code
+                record.output = exc.message
+                return record
+        record.cached = calls.all_replayed
+        record.latency_ms = round(float(answer.meta["latency_ms"]) + calls.replayed_ms, 1)
+        record.input_tokens = int(answer.meta["input_tokens"])
+        record.output_tokens = int(answer.meta["output_tokens"])
+        record.output = answer.answer
         if not relevant_docs:  # an unanswerable case: its quality metrics are not defined, only its cost
             record.unmeasured["*"] = NO_JUDGEMENTS
-            record.detail = {"found": found}
+            record.detail = {"found": answer.found}
             return record
-        cited = list(dict.fromkeys(c.doc_id for c in citations))
+        cited = list(dict.fromkeys(c.doc_id for c in answer.citations))
         precision, recall = citation_scores(cited, relevant_docs)
-        record.scores |= {"citation_precision": precision, "citation_recall": recall, "found_rate": float(found)}
+        record.scores |= {"citation_precision": precision, "citation_recall": recall, "found_rate": float(answer.found)}
         reference = case.get("answer")
         if isinstance(reference, str) and reference.strip():
-            record.scores["answer_f1"] = token_f1(text if found else "", reference)
+            record.scores["answer_f1"] = token_f1(answer.answer if answer.found else "", reference)
         else:
             record.unmeasured["answer_f1"] = "no_reference_answer"
-        record.output = text
-        record.detail |= {"cited": cited, "invalid_markers": invalid}
+        record.detail = {
+            "relevant": relevant_docs,
+            "ranking": unique_docs((hit.doc_id for hit in answer.passages), 100),
+            "cited": cited,
+            "invalid_markers": answer.invalid_citations,
+        }
         if self.judge is not None:
-            await self._judge(record, query, context, text, found)
+            await self._judge(record, query, answer.answered_context(), answer.answer, answer.found)
         return record
 
     async def _judge(self, record: CaseRecord, question: str, context: str, answer: str, found: bool) -> None:
+        """The judge prompt on the caching client (a re-run replays the verdict too)."""
         assert self.judge is not None
         if not found:
             for metric in JUDGE_METRICS:
                 record.unmeasured[metric] = "not_answered"
             return
         messages = self.judge.format_messages(question=question, context=context, answer=answer)
-        key = cache_key(
-            kind="judge",
-            prompt_sha256=self.judge.sha256,
-            model=f"{self.llm.provider}/{self.llm.model_name}",
-            input=_messages_key(messages),
-        )
-        cached = self.evaluator.cache.get(key)
-        if cached is None:
-            try:
-                verdict = await self.llm.astructured(
-                    messages, JudgeVerdict, self.judge.model_params.model_dump(exclude_none=True)
-                )
-            except InsightError as exc:  # any judge failure: the judge metrics are unmeasured, not zero
-                for metric in JUDGE_METRICS:
-                    record.unmeasured[metric] = f"judge_failed:{exc.code}"
-                return
-            cached = verdict.model_dump()
-            self.evaluator.cache.put(key, cached)
-        record.scores["judge_faithfulness"] = _judge_score(int(cached["faithfulness"]))
-        record.scores["judge_relevance"] = _judge_score(int(cached["relevance"]))
+        try:
+            verdict = await self.llm.astructured(
+                messages, JudgeVerdict, self.judge.model_params.model_dump(exclude_none=True)
+            )
+        except InsightError as exc:  # any judge failure: the judge metrics are unmeasured, not zero
+            for metric in JUDGE_METRICS:
+                record.unmeasured[metric] = f"judge_failed:{exc.code}"
+            return
+        record.scores["judge_faithfulness"] = _judge_score(verdict.faithfulness)
+        record.scores["judge_relevance"] = _judge_score(verdict.relevance)

@@ -6,6 +6,11 @@ is checked against the passages that were really in the context: valid ones beco
 (document id, chunk id, character span), invalid ones are removed from the text and reported. When
 retrieval finds nothing relevant the model is not called at all and the answer is "not found in the
 documents".
+
+One ``Answerer`` per process (``build_answerer``): the API lifespan, ``insight ask`` and evaluation build it
+from the same settings. It holds the search service and the chat client, or the slots they are built in
+(``RagSlot``, ``LLMSlot``), and resolves them on first use, so it can be built at start-up before either
+exists and nothing is built per request.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, Field
 
+from insight.config import SearchSettings
 from insight.llm.client import LLMClient
 from insight.llm.errors import translate_llm_errors
 from insight.prompts import Prompt, PromptRegistry
@@ -30,6 +36,15 @@ NOT_FOUND = "not found in the documents"
 STRUCTURED_FROM_VERSION = 2
 MAX_CITED = 2
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+class ServiceSlot(Protocol[T_co]):
+    """Where a service is built on first use (``LLMSlot``, ``RagSlot``): ``require()`` returns it or raises the
+    typed error that says why there is none. It may block (loading a model), so it is called in a worker thread."""
+
+    def require(self) -> T_co: ...
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,13 @@ class Answer:
     invalid_citations: list[int] = field(default_factory=list)
     passages: list[SearchHit] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    answered_from: list[int] = field(default_factory=list)
+    """The numbers of the ``passages`` the answering call saw: all of them (``rag_answer`` v1), or the chosen
+    ones (v2 and later). Empty when the model was not called."""
+
+    def answered_context(self) -> str:
+        """The ``[n] title — text`` blocks the answer was written from, numbered as the model saw them."""
+        return "\n\n".join(passage_block(n, self.passages[n - 1]) for n in self.answered_from)
 
 
 def relevant(hits: list[SearchHit], min_dense: float) -> list[SearchHit]:
@@ -146,14 +168,16 @@ class PassageChoice(BaseModel):
 
 @dataclass
 class _Prepared:
-    """What the answering call needs: the prompt, its messages and params, and the numbered passages."""
+    """What the answering call needs: the client, the prompt, its messages and params, the numbered passages."""
 
+    llm: LLMClient
     prompt: Prompt
     started: float
     passages: list[SearchHit]
     messages: list[BaseMessage]
     params: dict[str, Any]
     numbers: list[int] | None
+    answered_from: list[int]
     extra: dict[str, Any]
 
 
@@ -166,12 +190,16 @@ class Answerer:
     as llama.cpp cannot leave out, where a small model often forgets markers in free text), then
     ``rag_answer`` answers from the chosen passages only (a small model mixes up passages less when it
     sees only the relevant ones). The chosen passages are the citations.
+
+    ``rag`` and ``llm`` are the services themselves or the slots they are built in; a slot is asked once
+    (in a worker thread, the chat client first, so a missing model is a 503 before any search) and what it
+    gives is kept: a slot never replaces a service it has built.
     """
 
     def __init__(
         self,
-        rag: RagService,
-        llm: LLMClient,
+        rag: RagService | ServiceSlot[RagService],
+        llm: LLMClient | ServiceSlot[LLMClient],
         prompts: PromptRegistry,
         *,
         top_k: int = 5,
@@ -181,8 +209,10 @@ class Answerer:
         prompt_version: int | None = None,
         select_prompt_name: str = "rag_select",
     ) -> None:
-        self.rag = rag
-        self.llm = llm
+        self._rag_source = rag
+        self._llm_source = llm
+        self._rag: RagService | None = rag if isinstance(rag, RagService) else None
+        self._llm: LLMClient | None = llm if isinstance(llm, LLMClient) else None
         self.prompts = prompts
         self.top_k = top_k
         self.min_dense = min_dense
@@ -190,6 +220,22 @@ class Answerer:
         self.prompt_name = prompt_name
         self.prompt_version = prompt_version
         self.select_prompt_name = select_prompt_name
+
+    async def llm(self) -> LLMClient:
+        """The chat client (built by its slot on first use: LLMNotConfigured, LLMUnavailable … until then)."""
+        if self._llm is None:
+            source = self._llm_source
+            assert not isinstance(source, LLMClient)
+            self._llm = await anyio.to_thread.run_sync(source.require)
+        return self._llm
+
+    async def rag(self) -> RagService:
+        """The search service (VectorStoreUnavailable while its slot has none)."""
+        if self._rag is None:
+            source = self._rag_source
+            assert not isinstance(source, RagService)
+            self._rag = await anyio.to_thread.run_sync(source.require)
+        return self._rag
 
     def prompt(self) -> Prompt:
         return self.prompts.get(self.prompt_name, self.prompt_version)
@@ -201,49 +247,47 @@ class Answerer:
     async def _retrieve(
         self, collection: str, question: str, top_k: int | None, filters: Filters | None
     ) -> list[SearchHit]:
+        rag = await self.rag()
         hits = await anyio.to_thread.run_sync(
-            lambda: self.rag.search(collection, question, top_k=top_k or self.top_k, mode="hybrid", filters=filters)
+            lambda: rag.search(collection, question, top_k=top_k or self.top_k, mode="hybrid", filters=filters)
         )
         return relevant(hits, self.min_dense)
 
-    def _meta(self, prompt: Prompt, started: float, prompt_text: str, answer_text: str) -> dict[str, Any]:
+    @staticmethod
+    def _meta(llm: LLMClient, prompt: Prompt, started: float, prompt_text: str, answer_text: str) -> dict[str, Any]:
         return {
             **prompt.metadata,
-            "provider": self.llm.provider,
-            "model": self.llm.model_name,
-            "input_tokens": self.llm.count_tokens(prompt_text) if prompt_text else 0,
-            "output_tokens": self.llm.count_tokens(answer_text) if prompt_text else 0,
+            "provider": llm.provider,
+            "model": llm.model_name,
+            "input_tokens": llm.count_tokens(prompt_text) if prompt_text else 0,
+            "output_tokens": llm.count_tokens(answer_text) if prompt_text else 0,
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
         }
 
-    def _finish(
-        self,
-        prompt: Prompt,
-        started: float,
-        messages: list[BaseMessage],
-        passages: list[SearchHit],
-        raw: str,
-        numbers: list[int] | None,
-    ) -> Answer:
+    def _finish(self, prepared: _Prepared, raw: str) -> Answer:
         """The checked answer for the model's text (and, for a structured answer, its passage numbers)."""
-        prompt_text = "\n".join(str(m.content) for m in messages)
-        meta = self._meta(prompt, started, prompt_text, raw)
+        prompt_text = "\n".join(str(m.content) for m in prepared.messages)
+        meta = self._meta(prepared.llm, prepared.prompt, prepared.started, prompt_text, raw)
+        passages, numbers = prepared.passages, prepared.numbers
         if is_not_found(raw):
-            return Answer(answer=NOT_FOUND, found=False, passages=passages, meta=meta)
+            return Answer(
+                answer=NOT_FOUND, found=False, passages=passages, meta=meta, answered_from=prepared.answered_from
+            )
         if numbers is None:
             text, citations, invalid = check_citations(raw, passages)
         else:
             text, citations, invalid = cite_passages(raw, numbers, passages)
-        return Answer(text, True, citations, invalid, passages, meta)
+        return Answer(text, True, citations, invalid, passages, meta, prepared.answered_from)
 
     async def select(
-        self, passages: list[SearchHit], context: str, question: str
-    ) -> tuple[list[SearchHit], str, list[int], dict[str, Any]]:
-        """The passages the model chose (numbered as before), their context, and the numbers it chose."""
+        self, llm: LLMClient, passages: list[SearchHit], context: str, question: str
+    ) -> tuple[list[int], str, list[int], dict[str, Any]]:
+        """The numbers of the passages the model chose, their context (numbered as before), every number it
+        gave (the invalid ones are reported, not cited), and the select prompt's identity."""
         select = self.prompts.get(self.select_prompt_name)
         messages = select.format_messages(context=context, question=question)
         params = select.model_params.model_dump(exclude_none=True)
-        choice = await self.llm.astructured(messages, PassageChoice, params)
+        choice = await llm.astructured(messages, PassageChoice, params)
         numbers = list(dict.fromkeys(choice.passages))
         valid = [n for n in numbers if 1 <= n <= len(passages)] or [1]
         chosen_context = "\n\n".join(passage_block(n, passages[n - 1]) for n in valid)
@@ -252,37 +296,39 @@ class Answerer:
             "select_prompt_version": select.version,
             "select_prompt_sha256": select.sha256,
         }
-        cited = valid + [n for n in numbers if n not in valid]  # the invalid ones are reported, not cited
-        return [passages[n - 1] for n in valid], chosen_context, cited, meta
+        cited = valid + [n for n in numbers if n not in valid]
+        return valid, chosen_context, cited, meta
 
     async def _prepare(
         self, collection: str, question: str, top_k: int | None, filters: Filters | None
     ) -> _Prepared | Answer:
         """Everything up to the answering call, or the "not found" answer when nothing relevant came back."""
         started = time.perf_counter()
+        llm = await self.llm()
         prompt = self.prompt()
         hits = await self._retrieve(collection, question, top_k, filters)
         if not hits:
-            return Answer(answer=NOT_FOUND, found=False, meta=self._meta(prompt, started, "", ""))
-        context, passages = numbered_context(hits, self.context_tokens, self.llm.count_tokens)
+            return Answer(answer=NOT_FOUND, found=False, meta=self._meta(llm, prompt, started, "", ""))
+        context, passages = numbered_context(hits, self.context_tokens, llm.count_tokens)
         numbers: list[int] | None = None
+        answered_from = list(range(1, len(passages) + 1))
         extra: dict[str, Any] = {}
         if self.structured(prompt):
-            _, context, numbers, extra = await self.select(passages, context, question)
+            answered_from, context, numbers, extra = await self.select(llm, passages, context, question)
         return _Prepared(
+            llm=llm,
             prompt=prompt,
             started=started,
             passages=passages,
             messages=prompt.format_messages(context=context, question=question),
             params=prompt.model_params.model_dump(exclude_none=True),
             numbers=numbers,
+            answered_from=answered_from,
             extra=extra,
         )
 
     def _checked(self, prepared: _Prepared, raw: str) -> Answer:
-        answer = self._finish(
-            prepared.prompt, prepared.started, prepared.messages, prepared.passages, raw.strip(), prepared.numbers
-        )
+        answer = self._finish(prepared, raw.strip())
         answer.meta.update(prepared.extra)
         return answer
 
@@ -292,7 +338,7 @@ class Answerer:
         prepared = await self._prepare(collection, question, top_k, filters)
         if isinstance(prepared, Answer):
             return prepared
-        reply = await self.llm.ainvoke(prepared.messages, **prepared.params)
+        reply = await prepared.llm.ainvoke(prepared.messages, **prepared.params)
         return self._checked(prepared, str(reply.content))
 
     async def stream(
@@ -304,12 +350,36 @@ class Answerer:
             yield "token", prepared.answer
             yield "answer", prepared
             return
+        llm = prepared.llm
         pieces: list[str] = []
-        async with self.llm.slot():
-            with translate_llm_errors(self.llm.provider, self.llm.model_name):
-                async for chunk in self.llm.model.astream(prepared.messages, **self.llm.call_params(prepared.params)):
+        async with llm.slot():
+            with translate_llm_errors(llm.provider, llm.model_name):
+                async for chunk in llm.model.astream(prepared.messages, **llm.call_params(prepared.params)):
                     token = str(chunk.content)
                     if token:
                         pieces.append(token)
                         yield "token", token
         yield "answer", self._checked(prepared, "".join(pieces))
+
+
+def build_answerer(
+    settings: SearchSettings,
+    rag: RagService | ServiceSlot[RagService],
+    llm: LLMClient | ServiceSlot[LLMClient],
+    prompts: PromptRegistry,
+    *,
+    prompt_name: str = "rag_answer",
+    prompt_version: int | None = None,
+) -> Answerer:
+    """The one ``Answerer`` the API, the CLI and evaluation share, from the search settings (evaluation passes
+    the suite's prompt version and its caching chat client; everyone else the latest prompt)."""
+    return Answerer(
+        rag,
+        llm,
+        prompts,
+        top_k=settings.answer_top_k,
+        min_dense=settings.answer_min_dense,
+        context_tokens=settings.answer_context_tokens,
+        prompt_name=prompt_name,
+        prompt_version=prompt_version,
+    )

@@ -6,15 +6,14 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
-import anyio.to_thread
 import orjson
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from insight.api.deps import AUTH_RESPONSES, PrincipalDep, RagDep, ServicesDep
+from insight.api.deps import AUTH_RESPONSES, PrincipalDep, ServicesDep
 from insight.api.schemas.ask import AskRequest, AskResponse, CitationOut
 from insight.errors import FieldProblem, InsightError, InvalidInput
-from insight.rag.answer import Answer, Answerer
+from insight.rag.answer import Answer
 
 router = APIRouter(prefix="/api/v1", tags=["ask"])
 
@@ -48,23 +47,18 @@ def _sse(event: str, data: Any) -> bytes:
     responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "the answer (or its events)"}},
     summary="Answer a question from a collection's documents, with citations",
 )
-async def ask(principal: PrincipalDep, body: AskRequest, services: ServicesDep, rag: RagDep) -> Any:
+async def ask(principal: PrincipalDep, body: AskRequest, services: ServicesDep) -> Any:
     principal.require_collection("read", body.collection)
     limit = services.settings.search.max_query_chars
     if not body.question.strip() or len(body.question) > limit:
         raise InvalidInput(
             [FieldProblem(("body", "question"), f"must hold text, at most {limit} characters", "string_too_long")]
         )
-    llm = await anyio.to_thread.run_sync(services.llm.require)
-    search = services.settings.search
-    answerer = Answerer(
-        rag,
-        llm,
-        services.prompts,
-        top_k=search.answer_top_k,
-        min_dense=search.answer_min_dense,
-        context_tokens=search.answer_context_tokens,
-    )
+    # The app's one Answerer (built at start-up); evaluation's ask suites call the same ``answer`` method.
+    answerer = services.answerer
+    # A missing model or search service is a 503 here, before any event of a stream is sent.
+    await answerer.llm()
+    await answerer.rag()
     if not body.stream:
         return _response(await answerer.answer(body.collection, body.question, body.top_k, body.filters))
 

@@ -37,7 +37,8 @@ _START_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _evaluator(services: ServicesDep) -> Evaluator:
-    """Evaluation with the app's own model and search service (a suite naming another model gets its own)."""
+    """Evaluation with the app's own services: its chat model (a suite naming another model gets its own), its
+    search service, and the served predictor (predictor suites score the model ``/predict`` serves)."""
 
     def llm(settings: LLMSettings) -> LLMClient:
         if settings == services.settings.llm:
@@ -46,7 +47,13 @@ def _evaluator(services: ServicesDep) -> Evaluator:
 
         return build_llm_client(settings)
 
-    return Evaluator(services.settings, services.prompts, llm_factory=llm, rag_factory=services.rag.require)
+    return Evaluator(
+        services.settings,
+        services.prompts,
+        llm_factory=llm,
+        rag_factory=services.rag.require,
+        predictor=services.predictor.require,
+    )
 
 
 @router.post(
