@@ -15,6 +15,8 @@ DIM = 64
 
 
 class HashEmbeddings(Embeddings):
+    """An ``Embedder``: unit-length hashed bag of words (64 dimensions); ``calls`` records each batch size."""
+
     model_id = "hash-bow-64"
 
     def __init__(self) -> None:
@@ -34,6 +36,9 @@ class HashEmbeddings(Embeddings):
     def embed_array(self, texts: list[str]) -> np.ndarray:
         self.calls.append(len(texts))
         return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, DIM), np.float32)
+
+    def embed_query_array(self, queries: list[str]) -> np.ndarray:
+        return np.stack([self._vector(q) for q in queries]) if queries else np.zeros((0, DIM), np.float32)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embed_array(texts).tolist()  # type: ignore[no-any-return]

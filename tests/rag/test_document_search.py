@@ -91,8 +91,12 @@ def test_large_collections_are_searched_through_chroma_with_the_same_results(
         got = through_chroma.search(collection_name, query, top_k=3, mode="dense")
         assert [h.chunk_id for h in got] == [h.chunk_id for h in expected]
         assert [h.score for h in got] == pytest.approx([h.score for h in expected], abs=1e-5)
-    assert through_chroma._snapshots[collection_name].vectors is None
-    assert exact._snapshots[collection_name].vectors is not None
+    through_snapshot, exact_snapshot = (
+        through_chroma.searcher.snapshot(collection_name),
+        exact.searcher.snapshot(collection_name),
+    )
+    assert through_snapshot is not None and through_snapshot.vectors is None
+    assert exact_snapshot is not None and exact_snapshot.vectors is not None
 
 
 def test_snapshot_follows_every_change_of_the_collection(rag: RagService, collection_name: str) -> None:

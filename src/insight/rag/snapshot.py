@@ -1,7 +1,7 @@
 """One collection read from Chroma into memory: chunks grouped by document, BM25 indexes, vectors.
 
-A snapshot is immutable and tagged with the collection's ``version``; the service builds a new one
-when the version moves, so every replica (embedded or server mode) searches what Chroma holds.
+A snapshot is immutable and tagged with the collection's ``version``; ``HybridSearcher`` builds a new
+one when the version moves, so every replica (embedded or server mode) searches what Chroma holds.
 
 Chunks are ordered by (document id, chunk index), so each document's chunks are one contiguous run
 and per-document reductions (max over passages, first passage) are single numpy calls.
@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from insight.rag.lexical import LexicalIndex
+from insight.rag.lexical import Bm25Index
+from insight.rag.protocols import FloatMatrix, LexicalIndex
 from insight.rag.search import Filters, matches
 
-FloatArray = npt.NDArray[np.float32]
+FloatArray = FloatMatrix
 IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -105,11 +106,11 @@ def build_snapshot(
         texts=list(texts),
         metadatas=list(metadatas),
         vectors=vectors,
-        chunk_lexical=LexicalIndex(ids, chunk_indexed, k1=k1, b=b),
+        chunk_lexical=Bm25Index(ids, chunk_indexed, k1=k1, b=b),
         doc_ids=doc_ids,
         doc_starts=np.asarray(starts, dtype=np.intp),
         doc_first=np.asarray(starts, dtype=np.intp),
-        doc_lexical=LexicalIndex(doc_ids, doc_texts, k1=k1, b=b),
+        doc_lexical=Bm25Index(doc_ids, doc_texts, k1=k1, b=b),
         positions_by_id={chunk_id: i for i, chunk_id in enumerate(ids)},
     )
 

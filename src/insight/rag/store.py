@@ -1,6 +1,7 @@
 """Chroma as the one source of truth: embedded (``PersistentClient``) or a server (``HttpClient``).
 
-Every insight collection is one Chroma collection named ``insight-<name>``. Its metadata carries
+``ChromaStore`` is the ``VectorStore`` (``insight.rag.protocols``) over either client: the same code path,
+one setting apart. Every insight collection is one Chroma collection named ``insight-<name>``. Its metadata carries
 a ``version`` bumped on every change, so each replica can tell when its lexical index is stale.
 """
 
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import chromadb
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
@@ -25,10 +26,13 @@ from insight.errors import (
     InvalidInput,
     VectorStoreUnavailable,
 )
+from insight.rag.protocols import CollectionInfo as CollectionInfo
+from insight.rag.protocols import FloatMatrix, StoredChunks
+from insight.rag.protocols import Metadata as Metadata
 
 PREFIX = "insight-"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
-Metadata = dict[str, str | int | float | bool]
+PAGE = 5000
 
 
 def build_chroma_client(settings: VectorStoreSettings) -> ClientAPI:
@@ -56,15 +60,6 @@ def validate_name(name: str) -> str:
             ]
         )
     return name
-
-
-@dataclass(frozen=True)
-class CollectionInfo:
-    name: str
-    chunks: int
-    documents: int
-    version: int
-    embedding_model: str
 
 
 class ChromaStore:
@@ -99,13 +94,12 @@ class ChromaStore:
             raise VectorStoreUnavailable(f"Chroma failed to create {name!r}: {exc}") from exc
         return self.info(name)
 
-    def ensure(self, name: str) -> Collection:
+    def ensure(self, name: str) -> None:
         validate_name(name)
         try:
-            return self.collection(name)
+            self.collection(name)
         except CollectionNotFound:
             self.create(name)
-            return self.collection(name)
 
     def collection(self, name: str) -> Collection:
         try:
@@ -143,21 +137,81 @@ class ChromaStore:
     def version(self, name: str) -> int:
         return int((self.collection(name).metadata or {}).get("version", 0))
 
-    def bump_version(self, collection: Collection, documents_delta: int) -> int:
+    def count(self, name: str) -> int:
+        return self.collection(name).count()
+
+    def bump_version(self, name: str, documents_delta: int) -> int:
+        collection = self.collection(name)
         meta: dict[str, Any] = dict(collection.metadata or {})
         meta["version"] = int(meta.get("version", 0)) + 1
         meta["documents"] = max(0, int(meta.get("documents", 0)) + documents_delta)
         collection.modify(metadata=meta)
         return int(meta["version"])
 
-    @staticmethod
-    def existing_chunks(collection: Collection, doc_ids: Sequence[str]) -> dict[str, list[tuple[str, Metadata]]]:
+    def upsert(
+        self,
+        name: str,
+        ids: Sequence[str],
+        vectors: FloatMatrix,
+        texts: Sequence[str],
+        metadatas: Sequence[Metadata],
+    ) -> None:
+        """Write in Chroma's largest batches (the server caps a request's size)."""
+        collection = self.collection(name)
+        step = self.client.get_max_batch_size()
+        for at in range(0, len(ids), step):
+            collection.upsert(
+                ids=list(ids[at : at + step]),
+                embeddings=vectors[at : at + step],
+                documents=list(texts[at : at + step]),
+                metadatas=list(metadatas[at : at + step]),
+            )
+
+    def delete_chunks(self, name: str, ids: Sequence[str]) -> None:
+        if ids:
+            self.collection(name).delete(ids=list(ids))
+
+    def existing_chunks(self, name: str, doc_ids: Sequence[str]) -> dict[str, list[tuple[str, Metadata]]]:
         """Chunk ids and metadata already stored for these documents, grouped by document."""
         if not doc_ids:
             return {}
         where: Any = {"doc_id": {"$in": list(doc_ids)}}
-        found = collection.get(where=where, include=["metadatas"])
+        found = self.collection(name).get(where=where, include=["metadatas"])
         grouped: dict[str, list[tuple[str, Metadata]]] = {}
         for chunk_id, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
             grouped.setdefault(str(meta["doc_id"]), []).append((chunk_id, dict(meta)))  # type: ignore[arg-type]
         return grouped
+
+    def read_all(self, name: str, *, with_vectors: bool) -> StoredChunks:
+        collection = self.collection(name)
+        include: list[Any] = ["documents", "metadatas", "embeddings"] if with_vectors else ["documents", "metadatas"]
+        ids: list[str] = []
+        texts: list[str] = []
+        metadatas: list[dict[str, Any]] = []
+        vectors: list[FloatMatrix] = []
+        offset = 0
+        while True:
+            page = collection.get(include=include, limit=PAGE, offset=offset)
+            ids.extend(page["ids"])
+            texts.extend(str(d) for d in page["documents"] or [])
+            metadatas.extend(dict(m) for m in page["metadatas"] or [])
+            if with_vectors and page["ids"]:
+                vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
+            if len(page["ids"]) < PAGE:
+                break
+            offset += PAGE
+        matrix = None
+        if with_vectors:
+            matrix = np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+        return StoredChunks(ids, texts, metadatas, matrix)
+
+    def nearest(self, name: str, vector: FloatMatrix, k: int, where: dict[str, Any] | None) -> list[tuple[str, float]]:
+        if k <= 0:
+            return []
+        result = self.collection(name).query(
+            query_embeddings=vector[None, :], n_results=k, where=where, include=["distances"]
+        )
+        return [
+            (chunk_id, float(distance))
+            for chunk_id, distance in zip(result["ids"][0], (result["distances"] or [[]])[0], strict=True)
+        ]
