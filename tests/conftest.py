@@ -9,6 +9,7 @@ import pytest
 import sklearn
 
 from insight.config import (
+    AnalysisSettings,
     AuthSettings,
     EvaluationSettings,
     PredictorSettings,
@@ -49,6 +50,9 @@ def make_settings(root: Path, model_dir: Path | None = None, **overrides: object
     overrides.setdefault("auth", auth_settings(root, enabled=False))
     overrides.setdefault("prompts_dir", REPO_ROOT / "prompts")
     overrides.setdefault("evaluation", EvaluationSettings(cache_dir=root / "eval-cache"))
+    # The insight engine's subspace search stops at a time budget; on a loaded CI machine that would make a
+    # result depend on the machine's speed, so tests give it room (the budget itself: tests/analysis/insights).
+    overrides.setdefault("analysis", AnalysisSettings(insight_budget_s=120.0))
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         predictor=PredictorSettings(config_path=MODEL_CONFIG, model_dir=model_dir or root / "models" / "predictor"),

@@ -327,7 +327,8 @@ def analyze(
             limits=DataLimits(max_rows=limits.max_rows, max_bytes=limits.max_bytes, max_columns=limits.max_columns),
             allow_sampling=allow_sampling,
         )
-        analyzer = build_analyzer(limits, PromptRegistry(settings.prompts_dir), LLMSlot(settings.llm))
+        prompts = PromptRegistry(settings.prompts_dir)
+        analyzer = build_analyzer(limits, prompts, LLMSlot(settings.llm, prompts=prompts))
         computed = analyzer.compute(parsed, question)
         if not as_json:
             _print_insights(computed.report)

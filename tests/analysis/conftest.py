@@ -9,7 +9,7 @@ import pytest
 import tiktoken
 
 from insight.prompts import PromptRegistry, default_prompt_root
-from insight.rag.tokens import count_tokens, get_encoding
+from insight.tokens import count_tokens, get_encoding
 
 
 @pytest.fixture(scope="session")

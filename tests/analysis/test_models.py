@@ -47,3 +47,32 @@ def test_out_of_bounds_answers_are_rejected(changes: dict[str, object]) -> None:
 def test_whitespace_is_trimmed() -> None:
     result = AnalysisResult(summary="  s \n", key_points=[" p "], confidence=0.5, recommendations=[" r"])
     assert (result.summary, result.key_points, result.recommendations) == ("s", ["p"], ["r"])
+
+
+def test_the_documented_response_example_is_what_the_service_computes() -> None:
+    """The OpenAPI example (analysis/response_example.json) is a real response to this table, trimmed."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from insight.analysis import AnalysisResponse, build_analyzer
+    from insight.config import AnalysisSettings, LLMSettings
+    from insight.llm.slot import LLMSlot
+    from insight.prompts import PromptRegistry, default_prompt_root
+
+    rng = np.random.default_rng(1)
+    units = rng.integers(10, 60, size=40).astype(float)
+    frame = pd.DataFrame({"units": units, "revenue": (units * 4.2 + rng.normal(scale=8, size=40)).round(1)})
+    analyzer = build_analyzer(
+        AnalysisSettings(), PromptRegistry(default_prompt_root()), LLMSlot(LLMSettings(provider="none"))
+    )
+    computed = analyzer.analyze_sync(frame)
+    path = Path(__file__).resolve().parents[2] / "src" / "insight" / "analysis" / "response_example.json"
+    example = AnalysisResponse.model_validate(json.loads(path.read_text("utf-8")))
+    assert example.result == computed.result
+    assert example.insights[0].statement == computed.insights[0].statement
+    assert example.insights[0].values == computed.insights[0].values
+    assert example.descriptive[0] == computed.descriptive[0]
+    assert example.meta.narrator == computed.meta.narrator == "template"

@@ -36,12 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-ANALYSIS_REPLY = {
-    "summary": "Revenue rose from 100 to 125 over the quarter.",
-    "key_points": ["EMEA revenue went from 100 to 110.", "APAC reached 999 units (no fact says so)."],
-    "confidence": 0.9,
-    "recommendations": ["Watch whether APAC keeps growing."],
-}
+UNUSABLE_PLAN = {"lead": [9], "summary": "s", "key_points": [{"insight": 9, "wording": "w"}], "recommendations": []}
 ANSWER = "Refunds are paid within 30 days to the original card [1]."
 
 
@@ -83,7 +78,8 @@ def live_server(trained_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
     def build(settings: Settings) -> Services:
         model = SchemaAwareFake(
             messages=iter(()),
-            tool_args={"AnalysisResult": ANALYSIS_REPLY, "PassageChoice": {"passages": [1]}},
+            # A narration plan about a finding that does not exist: the template narrates (model_narration 0).
+            tool_args={"NarrationPlan": UNUSABLE_PLAN, "PassageChoice": {"passages": [1]}},
             text=ANSWER,
         )
         services = build_with_fakes(
@@ -95,12 +91,12 @@ def live_server(trained_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
     write_suite(
         root / "suites",
         name="analysis-two-versions",
-        description="the analysis prompt, v2 against v3, on two bundled tables",
+        description="the narration prompt, v1 against v2, on two bundled tables",
         kind="analysis",
-        prompt={"name": "analysis", "versions": [2, 3]},
+        prompt={"name": "narration", "versions": [1, 2]},
         dataset={"path": str(REPO_ROOT / "eval" / "datasets" / "analysis_sklearn.jsonl")},
-        metrics=["schema_valid", "grounded_rate"],
-        targets=[{"metric": "schema_valid", "value": 0.95}, {"metric": "grounded_rate", "value": 0.8}],
+        metrics=["schema_valid", "model_narration"],
+        targets=[{"metric": "schema_valid", "value": 0.95}, {"metric": "model_narration", "value": 0.8}],
         limit=2,
     )
     # Auth on, in dev mode: the pages come with the local admin key pre-filled, as under `make run`.

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import anyio.to_thread
 import pandas as pd
@@ -209,6 +210,7 @@ class Analyzer:
         return AnalysisResponse(
             result=narration.result,
             insights=report.insights,
+            descriptive=report.descriptive,
             figures=narration.figures,
             quality=report.quality,
             facts=facts,
@@ -220,6 +222,7 @@ class Analyzer:
                 prompt_name=str(metadata["prompt_name"]) if called else None,
                 prompt_version=int(metadata["prompt_version"]) if called else None,
                 prompt_sha256=str(metadata["prompt_sha256"]) if called else None,
+                **_repair_metadata(told.client),
                 provider=self.llm.settings.provider,
                 model=told.client.model_name if told.client is not None else None,
                 input_tokens=input_tokens,
@@ -251,6 +254,17 @@ def build_analyzer(settings: AnalysisSettings, prompts: PromptRegistry, llm: LLM
         )
     )
     return Analyzer(engine, prompts, llm, prompt_version=settings.prompt_version)
+
+
+def _repair_metadata(client: LLMClient | None) -> dict[str, Any]:
+    if client is None:
+        return {}
+    repair = client.repair_metadata
+    return {
+        "repair_prompt_name": str(repair["repair_prompt_name"]),
+        "repair_prompt_version": int(repair["repair_prompt_version"]),
+        "repair_prompt_sha256": str(repair["repair_prompt_sha256"]),
+    }
 
 
 def insight_facts(report: InsightReport) -> list[Fact]:

@@ -7,7 +7,9 @@ bounds, so ``confidence`` is brought into 0..1 after parsing instead of being re
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -126,6 +128,9 @@ class AnalysisMeta(BaseModel):
     prompt_name: str | None = Field(default=None, description="the narration prompt (None: no model call)")
     prompt_version: int | None = None
     prompt_sha256: str | None = None
+    repair_prompt_name: str | None = Field(default=None, description="the structured-output repair prompt")
+    repair_prompt_version: int | None = None
+    repair_prompt_sha256: str | None = None
     provider: str
     model: str | None
     input_tokens: int
@@ -145,8 +150,17 @@ class AnalysisMeta(BaseModel):
 
 
 class AnalysisResponse(BaseModel):
+    # A real response, trimmed to one item per list (tests/analysis/test_models.py recomputes it).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [json.loads((Path(__file__).with_name("response_example.json")).read_text("utf-8"))]
+        }
+    )
     result: AnalysisResult
     insights: list[Insight] = Field(description="ranked by score; each with its test, figures, expression and chart")
+    descriptive: list[Insight] = Field(
+        default_factory=list, description="the table's shape and each measure's distribution (no test, not ranked)"
+    )
     figures: list[FigureRef] = Field(description="every figure in summary and key points, linked to its insight")
     quality: list[QualityIssue]
     facts: list[Fact] = Field(description="the insights as grounding facts (id, statement, numeric values)")

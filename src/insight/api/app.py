@@ -35,12 +35,13 @@ def build_services(settings: Settings) -> Services:
         log.info("predictor %s v%s loaded (sha256 %s…)", meta.name, meta.version, meta.sha256[:12])
     else:
         log.error("predictor not loaded: %s", slot.problem)
+    prompts = PromptRegistry(settings.prompts_dir)
     return Services(
         settings=settings,
         predictor=slot,
         rag=RagSlot(settings).start(),
-        llm=LLMSlot(settings.llm),
-        prompts=PromptRegistry(settings.prompts_dir),
+        llm=LLMSlot(settings.llm, prompts=prompts),
+        prompts=prompts,
     )
 
 

@@ -650,6 +650,7 @@ class AnalysisScorer:
         key = cache_key(
             kind="analysis",
             prompt_sha256=self.prompt.sha256,
+            repair_prompt_sha256=self.llm.repair_prompt.sha256,
             model=f"{self.llm.provider}/{self.llm.model_name}",
             params=self.evaluator.llm_settings(self.suite).model_dump(include={"temperature", "max_tokens"}),
             input=_messages_key(messages),

@@ -262,6 +262,7 @@ async def analyze(_caller: AnalyzeCaller, request: Request, services: ServicesDe
             "insights",
             {
                 "insights": [i.model_dump(mode="json") for i in report.insights],
+                "descriptive": [i.model_dump(mode="json") for i in report.descriptive],
                 "quality": [q.model_dump(mode="json") for q in report.quality],
                 "meta": {
                     "insights_significant": report.significant,
