@@ -11,7 +11,7 @@ better described by one step than by a line (``timeseries.shape``) and the step 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from insight.analysis.insights import timeseries
 from insight.analysis.insights.base import Candidate, TableView, label, line_chart, num, pct
@@ -49,7 +49,7 @@ def best_split(values: np.ndarray) -> tuple[int, float, float, int] | None:
             return None
         return k, float("inf"), 0.0, len(splits)
     t = float((after.mean() - before.mean()) / np.sqrt(pooled * (1.0 / len(before) + 1.0 / len(after))))
-    p_single = float(2.0 * stats.t.sf(abs(t), n - 2))
+    p_single = float(2.0 * special.stdtr(n - 2, -abs(t)))
     return k, t, min(1.0, p_single * len(splits)), len(splits)
 
 

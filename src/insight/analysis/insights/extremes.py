@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from insight.analysis.insights import timeseries
 from insight.analysis.insights.base import Candidate, TableView, col, label, num, pct
@@ -84,7 +84,7 @@ def grubbs_p(values: np.ndarray, side: int) -> tuple[float, float]:
     if denominator <= 0:
         return g, 0.0
     t = float(np.sqrt(n * (n - 2) * g * g / denominator))
-    return g, min(1.0, 2 * n * float(stats.t.sf(t, n - 2)))
+    return g, min(1.0, 2 * n * float(special.stdtr(n - 2, -t)))
 
 
 def _where(view: TableView, measure: str, row: object) -> InsightValue:
@@ -167,12 +167,12 @@ def outlier_count_p(count: int, n: int, z: float = OUTLIER_Z) -> tuple[float, fl
     weights = weights / weights.sum()
     shift = nodes[:, None] * MEDIAN_SD / np.sqrt(n)
     scale = np.maximum(1e-6, 1.0 + nodes[None, :] * MAD_SD / np.sqrt(n))
-    share = stats.norm.sf(z * scale - shift) + stats.norm.sf(z * scale + shift)
+    share = special.ndtr(shift - z * scale) + special.ndtr(-z * scale - shift)
     mix = weights[:, None] * weights[None, :]
     expected = float(n * np.sum(mix * share))
     if count <= 0:
         return expected, 1.0
-    tail = stats.binom.sf(count - 1, n, np.clip(share, 0.0, 1.0))
+    tail = special.bdtrc(count - 1, n, np.clip(share, 0.0, 1.0))
     return expected, float(min(1.0, np.sum(mix * tail)))
 
 

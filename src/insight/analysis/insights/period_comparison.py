@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from insight.analysis.insights import timeseries
 from insight.analysis.insights.base import (
@@ -135,7 +135,7 @@ def _best_worst(view: TableView, measure: str, table: pd.DataFrame) -> Candidate
         return None
     mse = ss_within / df_within
     f_value = (ss_between / df_between) / mse
-    p_value = float(stats.f.sf(f_value, df_between, df_within))
+    p_value = float(special.fdtrc(df_between, df_within, f_value))
     epsilon2 = max(0.0, (ss_between - df_between * mse) / (ss_between + ss_within))
     years = [int(y) for y in table.index]
     best, worst = int(np.argmax(means)), int(np.argmin(means))

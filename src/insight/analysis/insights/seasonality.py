@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from insight.analysis.insights import timeseries
 from insight.analysis.insights.base import Candidate, TableView, bar_chart, col, label, num
@@ -122,7 +122,7 @@ def _weekdays(view: TableView, measure: str) -> Candidate | None:
     ss_weekday = max(0.0, sse_reduced - sse_full)
     mse = sse_full / df_error
     f_value = (ss_weekday / df_weekday) / mse
-    p_value = float(stats.f.sf(f_value, df_weekday, df_error))
+    p_value = float(special.fdtrc(df_weekday, df_error, f_value))
     epsilon2 = max(0.0, (ss_weekday - df_weekday * mse) / (ss_weekday + sse_full))
     names = [timeseries.WEEKDAY_NAMES[i] for i in range(7)]
     return _candidate(
@@ -145,7 +145,7 @@ def _nested_f(y: np.ndarray, reduced: np.ndarray, full: np.ndarray) -> tuple[flo
     ss_effect = max(0.0, sse_reduced - sse_full)
     mse = sse_full / df_error
     f_value = (ss_effect / df_effect) / mse
-    p_value = float(stats.f.sf(f_value, df_effect, df_error))
+    p_value = float(special.fdtrc(df_effect, df_error, f_value))
     epsilon2 = max(0.0, (ss_effect - df_effect * mse) / (ss_effect + sse_full))
     return f_value, p_value, epsilon2
 

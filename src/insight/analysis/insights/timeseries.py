@@ -178,10 +178,10 @@ def choose_period(view: TableView) -> PeriodName | None:
     return result
 
 
-def _means(view: TableView, period: PeriodName) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Mean and count per period of every measure (one groupby for all of them)."""
+def _means(view: TableView, period: PeriodName) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None:
+    """Period keys, and the mean and count per period of every measure (one groupby for all of them)."""
 
-    def compute() -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None:
         time_axis = axis(view)
         if time_axis is None:
             return None
@@ -190,36 +190,48 @@ def _means(view: TableView, period: PeriodName) -> tuple[pd.DataFrame, pd.DataFr
         if data.shape[1] == 0:
             return None
         grouped = data.groupby(pd.Series(keys, index=data.index), sort=True)
-        return grouped.mean(), grouped.count()
+        means, counts = grouped.mean(), grouped.count()
+        return (
+            means.index.to_numpy(dtype="float64").astype("int64"),
+            means.to_numpy(dtype="float64"),
+            counts.to_numpy(dtype="int64"),
+            [str(c) for c in means.columns],
+        )
 
-    result: tuple[pd.DataFrame, pd.DataFrame] | None = view.cached(("ts.means", period), compute)
+    result: tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None = view.cached(("ts.means", period), compute)
     return result
 
 
 def series(view: TableView, measure: str, period: PeriodName | None = None) -> Series | None:
     """The measure's mean per period (the view's chosen period unless one is given); None when the table
     has no usable time column or the series has fewer than ``MIN_POINTS`` periods."""
-    time_axis = axis(view)
     chosen = period or choose_period(view)
-    if time_axis is None or chosen is None:
+    if chosen is None:
         return None
-    if time_axis.is_year and chosen != "year":
-        return None
-    tables = _means(view, chosen)
-    if tables is None or measure not in tables[0].columns:
-        return None
-    means, counts = tables
-    present = counts[measure].to_numpy() > 0
-    if int(present.sum()) < MIN_POINTS:
-        return None
-    return Series(
-        measure=measure,
-        period=chosen,
-        keys=means.index.to_numpy(dtype="float64")[present].astype("int64"),
-        values=means[measure].to_numpy(dtype="float64")[present],
-        counts=counts[measure].to_numpy()[present],
-        axis=time_axis,
-    )
+
+    def compute() -> Series | None:
+        time_axis = axis(view)
+        if time_axis is None or (time_axis.is_year and chosen != "year"):
+            return None
+        tables = _means(view, chosen)
+        if tables is None or measure not in tables[3]:
+            return None
+        keys, means, counts, measures = tables
+        index = measures.index(measure)
+        present = counts[:, index] > 0
+        if int(present.sum()) < MIN_POINTS:
+            return None
+        return Series(
+            measure=measure,
+            period=chosen,
+            keys=keys[present],
+            values=means[present, index],
+            counts=counts[present, index],
+            axis=time_axis,
+        )
+
+    result: Series | None = view.cached(("ts.series", measure, chosen), compute)
+    return result
 
 
 def split_sse(values: np.ndarray, min_segment: int = MIN_SEGMENT) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,10 @@ from insight.analysis.insights.base import Candidate, TableView, label, line_cha
 from insight.analysis.insights.model import InsightTest
 
 MIN_TAU = 0.3
+# A test whose raw p-value is above this cannot pass the FDR control at any usual q (the adjusted p-value is
+# never below the raw one): it is returned, so that it counts, without the Theil–Sen line, figures or chart.
+# Trends are searched in every subspace, where most tests end here.
+LIGHT_P = 0.25
 
 
 def find(view: TableView) -> list[Candidate]:
@@ -48,12 +52,27 @@ def _trend(view: TableView, found: timeseries.Series) -> Candidate | None:
     tau = float(result.statistic)
     if not np.isfinite(p_value) or not np.isfinite(tau):
         return None
+    per = timeseries.per_word(found.period)
+    test = InsightTest(name="mann-kendall", statistic=tau, p_value=p_value, effect_name="kendall_tau", effect_size=tau)
+    if p_value > LIGHT_P:
+        return Candidate(
+            type="trend",
+            columns=[found.axis.column, found.measure],
+            statement=f"Average {found.measure} {per}{view.where()} shows no clear trend.",
+            values=[],
+            test=test,
+            strength=min(1.0, abs(tau)),
+            reportable=False,
+            expression=f"s = {timeseries.per_period_expr(view, found.measure, found.period)}; "
+            f"x = {timeseries.x_expr(view)}; stats.kendalltau(x, s.to_numpy())",
+            direction=1 if tau > 0 else -1,
+        )
     slope, intercept = (float(v) for v in stats.theilslopes(values, x)[:2])
     start = intercept + slope * float(x[0])
     end = intercept + slope * float(x[-1])
     shape = timeseries.shape(view, found.measure)
     is_line = shape is not None and shape.kind == "trend"
-    measure, per = found.measure, timeseries.per_word(found.period)
+    measure = found.measure
     unit = per.removeprefix("per ")
     labels = found.labels
     rose = end > start
@@ -87,9 +106,7 @@ def _trend(view: TableView, found: timeseries.Series) -> Candidate | None:
         columns=[found.axis.column, measure],
         statement=statement,
         values=values_out,
-        test=InsightTest(
-            name="mann-kendall", statistic=tau, p_value=p_value, effect_name="kendall_tau", effect_size=tau
-        ),
+        test=test,
         strength=min(1.0, abs(tau)),
         reportable=is_line and abs(tau) >= MIN_TAU and start != end,
         expression=expression,
