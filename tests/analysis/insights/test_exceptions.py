@@ -75,9 +75,20 @@ def test_nothing_changes_without_exactly_one_exception() -> None:
     assert exceptions.derive(two_fail, tested) == two_fail
     pair = [_sibling("a", 1, 0.01)]
     assert exceptions.derive(pair, [*pair, _sibling("b", 1, 0.5)]) == pair  # two siblings are too few
+    # the sibling that misses significance with its estimate the same way: a lack of power, no exception
+    holders = [_sibling(v, 1, 0.01) for v in ("a", "b", "c")]
+    assert exceptions.derive(holders, [*holders, _sibling("d", 1, 0.3)]) == holders
+
+
+def test_findings_without_a_sign_need_a_clearly_smaller_effect_on_comparable_rows() -> None:
     group = [_sibling(v, 0, 0.01, kind="group_difference", columns=("shop", "sales")) for v in ("a", "b", "c")]
-    out = exceptions.derive(group, [*group, _sibling("d", 0, 0.4, kind="group_difference", columns=("shop", "sales"))])
+    odd = _sibling("d", 0, 0.4, kind="group_difference", columns=("shop", "sales"))
+    assert exceptions.derive(group, [*group, odd]) == group  # as strong, just not significant
+    odd.strength = 0.1
+    out = exceptions.derive(group, [*group, odd])
     assert out[0].statement.startswith("sales differs across shop groups in every region except d")
+    odd.coverage = 0.05  # far fewer rows: not significant for want of rows
+    assert exceptions.derive(group, [*group, odd]) == group
 
 
 def test_engine_turns_sibling_correlations_into_an_exception() -> None:

@@ -4,7 +4,11 @@
 A deriver (runs after the FDR control, on the findings that passed; see ``Deriver`` in engine.py). For one
 finding (same type and columns) tested in the subspaces of one dimension (its siblings, at least
 MIN_SIBLINGS of them): when it passed with one direction in all siblings but one, and that one did not pass
-or passed the other way, the sibling findings are replaced by one ``exception`` finding.
+or passed the other way, the sibling findings are replaced by one ``exception`` finding. A sibling where
+it did not pass counts only when that is not merely a lack of power (``_clearly_different``): its estimate
+goes the other way, or, for findings without a sign, its effect is at most half the weakest holder's on a
+comparable number of rows. (A distractor dimension splits a table-wide trend into subspaces, one of which
+misses significance by chance: that is no exception.)
 
 No new test is run. The claim is the conjunction "holds in each of the holders", so its p-value is the
 largest of the holders' (an intersection–union test: valid for the conjunction without any further
@@ -50,9 +54,22 @@ def derive(passed: list[Candidate], all_candidates: list[Candidate]) -> list[Can
             continue
         holders = {value: c for value, c in held.items() if c.direction == direction}
         odd = next(value for value in sorted(siblings) if value not in holders)
+        if odd not in held and not _clearly_different(_best(siblings[odd]), list(holders.values()), direction):
+            continue
         found.append(_exception(group[1], holders, odd, held.get(odd), siblings, direction))
         replaced.update(id(c) for c in passed if c.subspace is not None and (c.key, c.subspace.column) == group)
     return [c for c in passed if id(c) not in replaced] + found
+
+
+def _clearly_different(odd: Candidate, holders: list[Candidate], direction: int) -> bool:
+    """A sibling where the finding did not pass is an exception only when that is not just a lack of power:
+    its estimate goes the other way (a signed finding), or (no sign) its effect is at most half the weakest
+    holder's on at least half the rows of the smallest holder."""
+    if direction != 0:
+        return odd.direction == -direction
+    weakest = min(c.strength for c in holders)
+    smallest = min(c.coverage for c in holders)
+    return odd.strength <= 0.5 * weakest and odd.coverage >= 0.5 * smallest
 
 
 def _weight(candidate: Candidate) -> float:
