@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from insight.analysis.insights import EngineSettings, InsightEngine
-from insight.analysis.insights.base import Candidate, TableView, column_roles, num
+from insight.analysis.insights import EngineSettings, InsightEngine, correlation
+from insight.analysis.insights.base import Candidate, Roles, TableView, column_roles, num
 from insight.analysis.insights.model import InsightTest
 
 
@@ -38,7 +39,8 @@ def test_correlated_pair_is_found_with_exact_figures() -> None:
 
 
 def test_noise_yields_nothing_and_every_test_is_counted() -> None:
-    report = InsightEngine().run(_noise())
+    assert InsightEngine().run(_noise()).insights == []
+    report = InsightEngine(finders={"correlation": correlation.find}, derivers={}).run(_noise())
     assert report.insights == []
     assert report.significant == 0
     # three measures → three pairs on the whole table and in each of the three region subspaces
@@ -123,3 +125,23 @@ def test_roles() -> None:
     assert roles.measures == ["grade", "value"]
     assert roles.dimensions == ["grade", "kind"]
     assert roles.entities == ["name"]
+
+
+def test_correlations_and_p_values_equal_scipys_also_with_missing_values() -> None:
+    from scipy import stats
+
+    frame = _noise(rows=80, seed=9)
+    frame["d"] = frame["a"] * 0.8 + np.random.default_rng(4).normal(scale=0.6, size=len(frame))
+    frame.loc[frame.index[::7], "d"] = np.nan
+    view = TableView(frame, Roles(measures=["a", "b", "d"], dimensions=[], time=None, entities=[]))
+    found = {tuple(c.columns): c for c in correlation.find(view)}
+    for left, right in [("a", "b"), ("a", "d"), ("b", "d")]:
+        pair = frame[[left, right]].dropna()
+        pearson = stats.pearsonr(pair[left], pair[right])
+        spearman = stats.spearmanr(pair[left], pair[right])
+        candidate = found[(left, right)]
+        assert candidate.test.statistic == pytest.approx(pearson.statistic, abs=1e-12)
+        assert candidate.test.p_value == pytest.approx(max(pearson.pvalue, spearman.pvalue), rel=1e-9)
+        assert candidate.values[2].key == "n" and candidate.values[2].value == len(pair)
+    assert found[("a", "d")].reportable and found[("a", "d")].chart is not None
+    assert not found[("a", "b")].reportable and found[("a", "b")].chart is None

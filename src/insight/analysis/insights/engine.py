@@ -17,6 +17,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ come from the tests they combine."""
 # Types searched in one-filter subspaces too; the rest read the whole table only.
 SUBSPACE_TYPES = frozenset({"correlation", "trend", "group_difference"})
 MAX_SUBSPACE_DIMENSION_VALUES = 12
+MAX_NUMERIC_SEGMENT_VALUES = 3
 QUESTION_BOOST = 0.5
 
 
@@ -143,6 +145,9 @@ class InsightEngine:
         rows = len(frame)
         floor = max(self.settings.min_subspace_rows, int(self.settings.min_subspace_share * rows))
         for dimension in roles.dimensions:
+            column = frame[dimension]
+            if _numeric(column) and column.nunique() > MAX_NUMERIC_SEGMENT_VALUES:
+                continue  # a count or a rating is a dimension for group tests, not a segment to search
             labels = frame[dimension].astype(str).where(frame[dimension].notna())
             counts = labels.value_counts()
             if not 2 <= len(counts) <= MAX_SUBSPACE_DIMENSION_VALUES:
@@ -173,6 +178,10 @@ class InsightEngine:
                         candidate.subspace = view.subspace
                         candidate.coverage = view.coverage
                         search.candidates.append(candidate)
+
+
+def _numeric(column: pd.Series[Any]) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype))
 
 
 def _without(roles: Roles, suppressed: set[str]) -> Roles:
