@@ -33,6 +33,9 @@ def test_planted_extreme_is_found_with_where_and_exact_figures() -> None:
     for value in candidate.values:
         assert value.text in candidate.statement
     assert candidate.statement.startswith(f"The highest a is 9 on {values['when'].text}, ")
+    assert candidate.chart is not None
+    marked = [r for r in candidate.chart["data"]["values"] if r["kind"] == "highest"]
+    assert marked == [{"a": 9.0, "kind": "highest"}] and len(candidate.chart["data"]["values"]) <= 200
     row, z = eval(candidate.expression, {"df": frame})
     assert row.name == 17 and round(z, 1) == values["robust_z"].value
     # Grubbs from its definition, Bonferroni over the n values and both sides
@@ -70,6 +73,9 @@ def test_planted_outliers_are_counted_with_examples() -> None:
         assert value.text in candidate.statement
     assert candidate.reportable and candidate.test.p_value is not None and candidate.test.p_value < 1e-3
     assert sorted(eval(candidate.expression.split("; ")[1], {"df": frame, "z": z})) == sorted(outside)
+    assert candidate.chart is not None
+    marked = sorted(r["b"] for r in candidate.chart["data"]["values"] if r["kind"] == "outlier")
+    assert marked == sorted(outside)
 
 
 def test_outlier_count_p_value_is_valid_for_normal_samples() -> None:

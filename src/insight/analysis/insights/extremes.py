@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import special
 
 from insight.analysis.insights import timeseries
-from insight.analysis.insights.base import Candidate, TableView, col, label, num, pct
+from insight.analysis.insights.base import MAX_CHART_POINTS, Candidate, TableView, col, label, num, pct
 from insight.analysis.insights.model import InsightTest, InsightValue
 
 OUTLIER_Z = 3.5
@@ -85,6 +85,24 @@ def grubbs_p(values: np.ndarray, side: int) -> tuple[float, float]:
         return g, 0.0
     t = float(np.sqrt(n * (n - 2) * g * g / denominator))
     return g, min(1.0, 2 * n * float(special.stdtr(n - 2, -t)))
+
+
+def strip_chart(title: str, measure: str, values: np.ndarray, marked: list[float], marked_as: str) -> dict[str, Any]:
+    """A strip plot (one tick per value) of the measure's quantiles, with the values named marked."""
+    quantiles = np.quantile(values, np.linspace(0.0, 1.0, min(len(values), MAX_CHART_POINTS - len(marked))))
+    rows = [{measure: float(q), "kind": "value"} for q in quantiles]
+    rows.extend({measure: float(v), "kind": marked_as} for v in marked)
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": title,
+        "data": {"values": rows},
+        "mark": {"type": "tick", "thickness": 2},
+        "encoding": {
+            "x": {"field": measure, "type": "quantitative", "scale": {"zero": False}},
+            "color": {"field": "kind", "type": "nominal"},
+            "tooltip": [{"field": measure}, {"field": "kind"}],
+        },
+    }
 
 
 def _where(view: TableView, measure: str, row: object) -> InsightValue:
@@ -156,6 +174,7 @@ def _extreme(
         strength=strength,
         reportable=abs(z) >= OUTLIER_Z,
         expression=expression,
+        chart=strip_chart(f"{measure}: the {word} value against the rest", measure, values, [value], word),
         direction=side,
     )
 
@@ -223,5 +242,12 @@ def _outliers(view: TableView, measure: str, values: np.ndarray, centre: float, 
         strength=MAX_STRENGTH * min(1.0, share / 5.0),
         reportable=count >= 2,
         expression=expression,
+        chart=strip_chart(
+            f"{measure}: values beyond {OUTLIER_Z} robust standard deviations",
+            measure,
+            values,
+            [float(values[i]) for i in outside[: MAX_CHART_POINTS // 2]],
+            "outlier",
+        ),
         direction=1,
     )
