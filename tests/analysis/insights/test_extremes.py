@@ -125,6 +125,9 @@ def test_edge_cases_never_raise() -> None:
     found = extremes.find(view(frame))
     assert all(c.columns != ["constant"] for c in found)
     assert not [c for c in found if c.type == "outliers" and c.columns == ["a"]]  # 15 rows left: too few
-    assert _pick(found, "extreme", "mostly_zero").reportable
+    zero_mad = _pick(found, "extreme", "mostly_zero")
+    assert zero_mad.reportable  # the MAD is 0: the scale falls back to the mean absolute deviation
+    _, z = eval(zero_mad.expression, {"df": frame})
+    assert round(z, 1) == zero_mad.values[2].value
     assert extremes.find(view(dated(10, rows=5))) == []
     assert extremes.find(view(dated(10).iloc[:0])) == []

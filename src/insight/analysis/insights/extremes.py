@@ -71,6 +71,13 @@ def robust_scale(values: np.ndarray, centre: float) -> float:
     return MEAN_AD_SCALE * float(np.mean(deviations))
 
 
+def scale_expr(column: str, scale: float, centre: float, values: np.ndarray) -> str:
+    """pandas code for :func:`robust_scale` of ``column`` (the branch it took on these values)."""
+    if scale != MEAN_AD_SCALE * float(np.mean(np.abs(values - centre))):
+        return f"({MAD_SCALE} * ({column} - {column}.median()).abs().median())"
+    return f"({MEAN_AD_SCALE} * ({column} - {column}.median()).abs().mean())"
+
+
 def grubbs_p(values: np.ndarray, side: int) -> tuple[float, float]:
     """Grubbs' statistic G of the largest (side = 1) or smallest (side = −1) value and its p-value
     2n × P(T_{n−2} > t): the Bonferroni bound over the n values and the two sides (the side is chosen after
@@ -156,7 +163,7 @@ def _extreme(
     expression = (
         f"{df}.loc[{df}{col(measure)}.{pick}()], "
         f"({df}{col(measure)}.{'max' if side > 0 else 'min'}() - {df}{col(measure)}.median()) / "
-        f"({MAD_SCALE} * ({df}{col(measure)} - {df}{col(measure)}.median()).abs().median())"
+        f"{scale_expr(f'{df}{col(measure)}', scale, centre, values)}"
     )
     strength = MAX_STRENGTH * max(0.0, 1.0 - OUTLIER_Z / abs(z)) if z != 0 else 0.0
     return Candidate(
@@ -224,9 +231,7 @@ def _outliers(view: TableView, measure: str, values: np.ndarray, centre: float, 
     )
     df = view.df()
     m = f"{df}{col(measure)}"
-    expression = (
-        f"z = ({m} - {m}.median()) / ({MAD_SCALE} * ({m} - {m}.median()).abs().median()); {m}[z.abs() > {OUTLIER_Z}]"
-    )
+    expression = f"z = ({m} - {m}.median()) / {scale_expr(m, scale, centre, values)}; {m}[z.abs() > {OUTLIER_Z}]"
     return Candidate(
         type="outliers",
         columns=[measure],
