@@ -27,7 +27,7 @@ def long_text(words: int, seed: str) -> str:
 
 
 def all_chunk_ids(rag: RagService, name: str) -> list[str]:
-    return list(rag.store.collection(name).get(include=[])["ids"])
+    return rag.store.read_all(name, with_vectors=False).ids
 
 
 def test_ingest_then_unchanged_reingest_embeds_nothing(
