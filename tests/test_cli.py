@@ -145,3 +145,34 @@ def test_ingest_reports_unreadable_files(env: Path, monkeypatch: pytest.MonkeyPa
 def test_ingest_of_a_missing_path_exits_2(env: Path) -> None:
     result = runner.invoke(app, ["ingest", str(env / "nope")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_ask_answers_with_the_answerer_the_api_builds(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from insight.config import SearchSettings, VectorStoreSettings
+    from insight.llm.slot import LLMSlot
+    from insight.rag import answer
+    from insight.rag.service import RagService
+    from insight.rag.store import ChromaStore, build_chroma_client
+    from insight.tokens import get_encoding
+    from tests.rag.fakes import HashEmbeddings
+    from tests.rag.test_answer import cited_llm
+    from tests.rag.test_service import corpus
+
+    store = ChromaStore(build_chroma_client(VectorStoreSettings(path=env / "store")), HashEmbeddings.model_id)
+    rag = RagService(store, HashEmbeddings(), get_encoding(), SearchSettings())
+    rag.ingest("handbook", corpus())
+    built: list[Any] = []
+    original = answer.build_answerer
+
+    def spy(*args: Any, **kwargs: Any) -> answer.Answerer:
+        built.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("insight.cli._rag", lambda _settings: rag)
+    monkeypatch.setattr(LLMSlot, "require", lambda _slot: cited_llm([1], "Refunds are paid within 30 days."))
+    monkeypatch.setattr(answer, "build_answerer", spy)
+    result = runner.invoke(app, ["ask", "When are refunds paid?", "--collection", "handbook"])
+    assert result.exit_code == 0, result.output
+    assert "Refunds are paid within 30 days." in result.output  # the streamed text, then the cited passages
+    assert "[1] refunds chars" in result.output
+    assert len(built) == 1 and built[0][1] is rag

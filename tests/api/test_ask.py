@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -13,6 +15,8 @@ from insight.api.app import create_app
 from insight.api.deps import Services
 from insight.config import LLMSettings, Settings
 from insight.llm.slot import LLMSlot
+from insight.rag.answer import Answerer, build_answerer
+from insight.rag.factory import RagSlot
 from tests.api.conftest import build_with_fakes
 from tests.conftest import make_settings
 from tests.rag.test_answer import cited_llm
@@ -83,3 +87,44 @@ def test_no_llm_configured_is_503(tmp_path: Path) -> None:
         response = client.post("/api/v1/ask", json={"collection": "handbook", "question": "x"})
     assert response.status_code == 503
     assert "INSIGHT_LLM__PROVIDER" in response.json()["message"]
+
+
+def test_one_answerer_built_at_start_up_answers_every_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[Answerer] = []
+    original = Answerer.__init__
+
+    def counting(self: Answerer, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Answerer, "__init__", counting)
+    clients = client_with(tmp_path, [1], "Refunds are paid within 30 days.")
+    api = next(clients)
+    services: Services = api.app.state.services  # type: ignore[attr-defined]
+    assert built == [services.answerer]
+    for stream in (False, True, False):
+        body = {"collection": "handbook", "question": "when are refunds paid?", "stream": stream}
+        assert api.post("/api/v1/ask", json=body).status_code == 200
+    assert built == [services.answerer]
+    settings = services.settings.search
+    answerer = services.answerer
+    assert (answerer.top_k, answerer.min_dense, answerer.context_tokens) == (
+        settings.answer_top_k,
+        settings.answer_min_dense,
+        settings.answer_context_tokens,
+    )
+    clients.close()
+
+
+def test_no_search_service_is_503_before_a_stream_starts(tmp_path: Path) -> None:
+    def build(settings: Settings) -> Services:
+        services = build_with_fakes(settings, llm=LLMSlot(settings.llm, client=cited_llm([1], "x")))
+        services.rag = RagSlot(settings, problem="chroma is down", _last_try=time.monotonic())
+        services.answerer = build_answerer(settings.search, services.rag, services.llm, services.prompts)
+        return services
+
+    with TestClient(create_app(make_settings(tmp_path), build=build)) as client:
+        for stream in (False, True):
+            body = {"collection": "handbook", "question": "x", "stream": stream}
+            response = client.post("/api/v1/ask", json=body)
+            assert response.status_code == 503 and "chroma is down" in response.json()["message"]

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from insight.config import LLMSettings
+from insight.config import LLMSettings, SearchSettings
+from insight.errors import InsightError, LLMNotConfigured, VectorStoreUnavailable
 from insight.llm.client import LLMClient
 from insight.prompts import PromptRegistry
-from insight.rag.answer import NOT_FOUND, Answerer, check_citations, cite_passages, numbered_context, relevant
+from insight.rag.answer import (
+    NOT_FOUND,
+    Answerer,
+    build_answerer,
+    check_citations,
+    cite_passages,
+    numbered_context,
+    relevant,
+)
 from insight.rag.search import RankScore, SearchHit
 from insight.rag.service import RagService
 from tests.analysis.fakes import ToolCallingFake, tool_reply
@@ -178,3 +188,50 @@ async def test_structured_stream_sends_tokens_then_the_citations(answer_rag: tup
     kind, final = events[-1]
     assert kind == "answer" and final.citations[0].doc_id == "shipping"
     assert final.answer == "Parcels ship every weekday. [1]"
+
+
+class CountingSlot:
+    """A slot that builds its service on the first ``require`` (and counts them), like ``RagSlot``/``LLMSlot``."""
+
+    def __init__(self, service: Any = None, problem: InsightError | None = None) -> None:
+        self.service, self.problem, self.calls = service, problem, 0
+
+    def require(self) -> Any:
+        self.calls += 1
+        if self.problem is not None:
+            raise self.problem
+        return self.service
+
+
+@pytest.mark.anyio
+async def test_built_from_settings_with_slots_resolved_once_on_use(answer_rag: tuple[RagService, str]) -> None:
+    rag, name = answer_rag
+    rag_slot = CountingSlot(rag)
+    llm_slot = CountingSlot(cited_llm([1], "Refunds are paid within 30 days."))
+    settings = SearchSettings(answer_top_k=2, answer_min_dense=-1.0, answer_context_tokens=300)
+    answerer = build_answerer(settings, rag_slot, llm_slot, prompts())
+    assert (answerer.top_k, answerer.min_dense, answerer.context_tokens) == (2, -1.0, 300)
+    assert (rag_slot.calls, llm_slot.calls) == (0, 0)  # built before either service exists
+    for _ in range(3):
+        answer = await answerer.answer(name, "When are refunds paid?")
+        assert answer.found and answer.citations[0].doc_id == "refunds"
+    assert (rag_slot.calls, llm_slot.calls) == (1, 1)
+    assert len(answer.passages) == 2 and answer.answered_from == [1]
+    assert answer.answered_context().startswith("[1] ") and "[2]" not in answer.answered_context()
+
+
+@pytest.mark.anyio
+async def test_a_missing_model_is_reported_before_any_search() -> None:
+    rag_slot = CountingSlot(problem=VectorStoreUnavailable("no store"))
+    answerer = build_answerer(SearchSettings(), rag_slot, CountingSlot(problem=LLMNotConfigured("no model")), prompts())
+    with pytest.raises(LLMNotConfigured):
+        await answerer.answer("any", "question?")
+    assert rag_slot.calls == 0
+
+
+@pytest.mark.anyio
+async def test_markers_answer_from_every_passage_shown(answer_rag: tuple[RagService, str]) -> None:
+    rag, name = answer_rag
+    answerer = Answerer(rag, fake_llm("Refunds are paid within 30 days [1]."), prompts(), prompt_version=MARKERS)
+    answer = await answerer.answer(name, "When are refunds paid?")
+    assert answer.answered_from == list(range(1, len(answer.passages) + 1))
