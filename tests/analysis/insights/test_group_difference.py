@@ -9,6 +9,7 @@ from scipy import stats
 
 from insight.analysis.insights import InsightEngine, group_difference
 from insight.analysis.insights.base import Candidate, TableView, column_roles
+from insight.analysis.insights.model import Subspace
 from tests.analysis.insights.category_nulls import NULL_TABLES, engine_null_rate, null_rates
 
 
@@ -133,3 +134,15 @@ def test_engine_reports_it_on_the_planted_table() -> None:
     report = InsightEngine().run(_penguins())
     ids = [i.id for i in report.insights]
     assert "group_difference:species~mass" in ids
+
+
+def test_a_subspace_finding_needs_a_large_effect() -> None:
+    rng = np.random.default_rng(11)
+    g = rng.choice(["a", "b", "c"], size=900)
+    frame = pd.DataFrame({"g": g, "y": rng.normal(size=900) + pd.Series(g).map({"a": 0.0, "b": 0.4, "c": 0.8})})
+    whole = _one(group_difference.find(_view(frame)), "y")
+    assert whole.test.effect_size is not None
+    assert group_difference.MIN_EFFECT <= whole.test.effect_size < group_difference.MIN_EFFECT_SUBSPACE
+    assert whole.reportable
+    inside = TableView(frame, column_roles(frame), subspace=Subspace(column="region", value="north"))
+    assert not _one(group_difference.find(inside), "y").reportable

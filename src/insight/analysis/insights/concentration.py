@@ -12,7 +12,11 @@ top-20 % share is recomputed on DRAWS such assignments (fixed seed). The p-value
 the normal tail of the observed share against the draws' mean and spread (finer than 1 / (1 + draws),
 which the FDR control over many tests needs).
 
-Reportable when the share is at least MIN_SHARE and at least MIN_EXCESS above the null mean. The
+Reportable when the share is at least MIN_SHARE and at least MIN_EXCESS (8 points) above the null mean: an
+effect floor, so that a tiny but significant excess on a big table is not reported. Measured when it was
+set (seeded, 60 tables of 200–2,000 rows over 30–400 entities, iid lognormal values of σ 0.5–2.5): the
+excess stayed ≤ 0.03; on 30 planted Zipf tables of ``insight.evaluation.planted`` it was ≥ 0.146 (the null
+mean is high there too: the planted measure is itself heavy-tailed, so the null keeps much of its skew). The
 simulation only runs for such shares; below MIN_SHARE the candidate carries p = 1, a valid (conservative)
 p-value, and stays counted in the FDR control. strength = (share − even) / (1 − even), where even is the
 top entities' share of the entities.
@@ -34,7 +38,7 @@ from insight.analysis.insights.model import InsightTest
 TOP_FRACTION = 0.2
 MIN_ENTITIES = 10
 MIN_SHARE = 0.5
-MIN_EXCESS = 0.15
+MIN_EXCESS = 0.08
 MAX_COLUMNS = 4
 MAX_MEASURES = 8
 SEED = 20261203
