@@ -133,3 +133,23 @@ def test_edge_cases_never_raise() -> None:
     assert trend.find(view(dated(4, rows=50, days=5))) == []
     assert trend.find(view(dated(5).drop(columns="date"))) == []
     assert trend.find(view(dated(6).iloc[:0])) == []
+
+
+def test_infinite_and_huge_values_give_finite_p_values_in_every_time_type() -> None:
+    from insight.analysis.insights import extremes, period_comparison, seasonality
+
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2020-01-01", periods=800, freq="D")
+    frame = pd.DataFrame(
+        {
+            "date": dates,
+            "inf": np.r_[np.inf, -np.inf, rng.normal(size=798)],
+            "huge": rng.normal(size=800) * 1e300,
+            "counts": pd.array(np.r_[[None] * 10, rng.integers(0, 100, 790)], dtype="Int64"),
+        }
+    )
+    v = view(frame)
+    found = [c for m in (trend, change_point, seasonality, period_comparison, extremes) for c in m.find(v)]
+    assert {c.columns[-1] for c in found} >= {"inf", "counts"}
+    assert all(c.test.p_value is None or np.isfinite(c.test.p_value) for c in found)
+    assert all(np.isfinite(c.strength) for c in found)

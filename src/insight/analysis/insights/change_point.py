@@ -21,6 +21,11 @@ MIN_R2 = 0.25
 
 
 def find(view: TableView) -> list[Candidate]:
+    with np.errstate(all="ignore"):  # overflow on extreme magnitudes: such tests are dropped, not raised
+        return timeseries.finite(_find(view))
+
+
+def _find(view: TableView) -> list[Candidate]:
     out: list[Candidate] = []
     for measure in view.roles.measures:
         if view.expired():

@@ -41,6 +41,11 @@ CHART_SAMPLE = 2000
 
 
 def find(view: TableView) -> list[Candidate]:
+    with np.errstate(all="ignore"):  # overflow on extreme magnitudes: such tests are dropped, not raised
+        return timeseries.finite(_find(view))
+
+
+def _find(view: TableView) -> list[Candidate]:
     out: list[Candidate] = []
     data = timeseries.numeric(view)
     for measure in data.columns:

@@ -47,6 +47,11 @@ MAX_EDGE_DAYS = 46.0
 
 
 def find(view: TableView) -> list[Candidate]:
+    with np.errstate(all="ignore"):  # overflow on extreme magnitudes: such tests are dropped, not raised
+        return timeseries.finite(_find(view))
+
+
+def _find(view: TableView) -> list[Candidate]:
     stats_by_year = _year_stats(view)
     if stats_by_year is None:
         return []

@@ -31,6 +31,11 @@ MIN_WEEKS = 4
 
 
 def find(view: TableView) -> list[Candidate]:
+    with np.errstate(all="ignore"):  # overflow on extreme magnitudes: such tests are dropped, not raised
+        return timeseries.finite(_find(view))
+
+
+def _find(view: TableView) -> list[Candidate]:
     time_axis = timeseries.axis(view)
     if time_axis is None or time_axis.is_year:
         return []

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from insight.analysis.insights.base import TableView, col
+from insight.analysis.insights.base import Candidate, TableView, col
 
 PeriodName = Literal["day", "week", "month", "quarter", "year"]
 PERIODS: tuple[PeriodName, ...] = ("year", "quarter", "month", "week", "day")
@@ -105,18 +105,26 @@ def axis(view: TableView) -> TimeAxis | None:
     return result
 
 
+def finite(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates whose p-value and strength are numbers (NaN would pass the FDR control as 0)."""
+    return [
+        c for c in candidates if (c.test.p_value is None or np.isfinite(c.test.p_value)) and np.isfinite(c.strength)
+    ]
+
+
 def numeric(view: TableView) -> pd.DataFrame:
-    """The view's measures as float64 (missing as NaN), computed once per view for every time-based type."""
+    """The view's measures as float64 (missing and infinite values as NaN), computed once per view for every
+    time-based type and extremes."""
 
     def compute() -> pd.DataFrame:
         measures = [m for m in view.roles.measures if m in view.frame.columns and m != view.roles.time]
-        return pd.DataFrame(
-            {
-                m: pd.to_numeric(view.frame[m], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-                for m in measures
-            },
-            index=view.frame.index,
-        )
+        columns = {
+            m: pd.to_numeric(view.frame[m], errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
+            for m in measures
+        }
+        for values in columns.values():
+            values[~np.isfinite(values)] = np.nan
+        return pd.DataFrame(columns, index=view.frame.index)
 
     result: pd.DataFrame = view.cached(("ts.numeric",), compute)
     return result

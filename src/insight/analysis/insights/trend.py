@@ -29,6 +29,11 @@ LIGHT_P = 0.25
 
 
 def find(view: TableView) -> list[Candidate]:
+    with np.errstate(all="ignore"):  # overflow on extreme magnitudes: such tests are dropped, not raised
+        return timeseries.finite(_find(view))
+
+
+def _find(view: TableView) -> list[Candidate]:
     out: list[Candidate] = []
     for measure in view.roles.measures:
         if view.expired():
