@@ -29,6 +29,7 @@ from insight.evaluation.suites import LoadedSuite
 from insight.llm.slot import LLMSlot
 from insight.predictor.config import load_model_config
 from insight.predictor.data import load_dataset, split_dataset
+from insight.predictor.service import Predictor, PredictorSlot
 from tests.analysis.fakes import tool_reply
 from tests.api.conftest import build_with_fakes
 from tests.conftest import REPO_ROOT
@@ -181,3 +182,16 @@ def test_predictor_scorer_records_what_predict_batch_returns(app_with: Any, tmp_
     truth = np.asarray([r.detail["label"] for r in result.cases])
     predicted = np.asarray([p["prediction"] for p in served])
     assert result.metrics["accuracy"].value == pytest.approx(float((truth == predicted).mean()))
+
+
+def test_the_evals_route_scores_the_predictor_it_serves_not_the_one_on_disk(app_with: Any, tmp_path: Path) -> None:
+    app: App = app_with(faithful_analyst)
+    on_disk = app.services.predictor.require()
+    served = Predictor(on_disk._pipeline, on_disk.metadata.model_copy(update={"version": "served-only"}))
+    app.services.predictor = PredictorSlot(predictor=served)
+    loaded = load_suite_file(
+        write_suite(tmp_path / "suites", name="predictor-served", kind="predictor", metrics=["accuracy"])
+    )
+    result = run(_evaluator(app.services), loaded)
+    assert result.params["model"] == "insight-predictor vserved-only"
+    assert app.client.get("/api/v1/model").json()["version"] == "served-only"

@@ -402,3 +402,39 @@ def test_predictor_suite_refuses_a_config_the_model_was_not_trained_with(
     with pytest.raises(ConfigError, match="trained with a model config of sha256") as raised:
         run(evaluator, predictor_suite(tmp_path))
     assert not isinstance(raised.value, SuiteInvalid)
+
+
+def test_an_answer_the_service_cannot_give_is_measured_as_invalid(
+    make_evaluator: MakeEvaluator, tmp_path: Path, corpus: Path, qa_dataset: Path
+) -> None:
+    def unusable_choice(messages: list[BaseMessage]) -> AIMessage:
+        return tool_reply({"passages": "the first one"}, name="PassageChoice")  # never a list, repaired or not
+
+    loaded = load_suite_file(
+        write_suite(
+            tmp_path / "suites",
+            name="ask-invalid",
+            kind="ask",
+            prompt={"name": "rag_answer", "versions": [2]},
+            dataset={"path": qa_dataset},
+            collection="ci-docs",
+            corpus=corpus,
+            metrics=["citation_precision", "found_rate", "answer_f1", "judge_faithfulness"],
+        )
+    )
+    evaluator, _ = make_evaluator(unusable_choice)
+    (result,) = run(evaluator, loaded)
+    assert result.metrics["found_rate"].value == 0.0 and result.metrics["found_rate"].measured == 3
+    assert result.metrics["answer_f1"].value == 0.0
+    assert result.metrics["judge_faithfulness"].reasons == {"not_answered": 3, "no_judgements": 1}
+    assert [c.detail.get("error") for c in result.cases] == ["output_parse_error"] * 3 + [None]
+
+
+def test_predictor_suite_refuses_a_model_trained_on_other_data(
+    settings: Settings, prompts: PromptRegistry, trained_model_dir: Path, tmp_path: Path
+) -> None:
+    served = Predictor.load(trained_model_dir)
+    other = Predictor(served._pipeline, served.metadata.model_copy(update={"data_digest": "0" * 64}))
+    evaluator = Evaluator(settings, prompts, predictor=lambda: other, cache=OutputCache(None))
+    with pytest.raises(ConfigError, match="data is not what the served model"):
+        run(evaluator, predictor_suite(tmp_path))

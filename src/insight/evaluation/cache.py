@@ -1,8 +1,11 @@
-"""An on-disk cache of model outputs keyed by (prompt hash, model, input, params).
+"""An on-disk cache of model outputs: JSON objects by a sha256 key.
 
 A re-run of unchanged cases reads the recorded output instead of calling the model: cheap, and
-deterministic even for a sampling model. Any change to the prompt file, the model, the rendered input
-or the parameters gives a new key. Entries are written atomically (``insight.files``).
+deterministic even for a sampling model. The keys are made by its users: the ask suites' chat client
+(``insight.llm.caching.CachingLLMClient``: model identity, messages, parameters, schema, variant) and the
+analysis scorer (``cache_key``: prompt hash, model, rendered input, params). Any change to the prompt file,
+the model, the rendered input or the parameters gives a new key. Entries are written atomically
+(``insight.files``); ``hits`` and ``misses`` count the look-ups.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from insight.errors import (
     LLMRateLimited,
     LLMTimeout,
     LLMUnavailable,
+    OutputParseError,
     SuiteInvalid,
 )
 from insight.evaluation.cache import OutputCache, cache_key
@@ -728,6 +729,8 @@ class AskScorer:
                 record.unmeasured["*"] = exc.code
                 record.output = exc.message
                 return record
+            except OutputParseError as exc:  # /ask answers 502: measured, an invalid answer that scores 0
+                return self._invalid(record, case, relevant_docs, exc)
         record.cached = calls.all_replayed
         record.latency_ms = round(float(answer.meta["latency_ms"]) + calls.replayed_ms, 1)
         record.input_tokens = int(answer.meta["input_tokens"])
@@ -753,6 +756,21 @@ class AskScorer:
         }
         if self.judge is not None:
             await self._judge(record, query, answer.answered_context(), answer.answer, answer.found)
+        return record
+
+    def _invalid(
+        self, record: CaseRecord, case: dict[str, Any], relevant_docs: dict[str, int], exc: OutputParseError
+    ) -> CaseRecord:
+        record.output = exc.message
+        record.detail = {"error": exc.code}
+        if not relevant_docs:
+            record.unmeasured["*"] = NO_JUDGEMENTS
+            return record
+        record.scores |= {"citation_precision": 0.0, "citation_recall": 0.0, "found_rate": 0.0}
+        if isinstance(case.get("answer"), str) and case["answer"].strip():
+            record.scores["answer_f1"] = 0.0
+        for metric in JUDGE_METRICS:
+            record.unmeasured[metric] = "not_answered"
         return record
 
     async def _judge(self, record: CaseRecord, question: str, context: str, answer: str, found: bool) -> None:
