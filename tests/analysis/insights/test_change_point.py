@@ -91,3 +91,16 @@ def test_step_down_without_percent_and_edge_cases() -> None:
     frame["constant"] = 2.0
     assert all(c.columns[-1] != "constant" for c in change_point.find(view(frame)))
     assert change_point.find(view(dated(11, rows=30, days=4))) == []
+
+
+def test_best_split_agrees_with_ruptures_binary_segmentation() -> None:
+    import ruptures
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(10, 120))
+        values = rng.normal(size=n) + (np.arange(n) >= rng.integers(3, n - 3)) * rng.normal()
+        splits, sse = split_sse(values)
+        ours = int(splits[np.argmin(sse)])
+        theirs = ruptures.Binseg(model="l2", min_size=3, jump=1).fit(values).predict(n_bkps=1)[0]
+        assert ours == theirs
