@@ -32,7 +32,7 @@ from insight.analysis.parsing import ParsedData, coerce_frame
 from insight.analysis.profile import fmt
 from insight.config import AnalysisSettings
 from insight.errors import FieldProblem, InsightError, InvalidInput, PromptInvalid
-from insight.llm import LLMClient
+from insight.llm.protocols import ChatClient
 from insight.llm.slot import LLMSlot
 from insight.prompts import Prompt, PromptRegistry
 
@@ -82,7 +82,7 @@ class _Told:
     messages: list[BaseMessage]
     usage: UsageMetadataCallbackHandler | None
     latency_ms: float
-    client: LLMClient | None
+    client: ChatClient | None
 
 
 class Analyzer:
@@ -173,7 +173,7 @@ class Analyzer:
     async def _ask_model(self, report: InsightReport, question: str | None, domain: str | None) -> _Told:
         messages = self.messages(report, question, domain)
         started = time.perf_counter()
-        client: LLMClient | None = None
+        client: ChatClient | None = None
         with _track_usage() as usage:
             try:
                 client = self.llm.client or await anyio.to_thread.run_sync(self.llm.require)
@@ -256,7 +256,7 @@ def build_analyzer(settings: AnalysisSettings, prompts: PromptRegistry, llm: LLM
     return Analyzer(engine, prompts, llm, prompt_version=settings.prompt_version)
 
 
-def _repair_metadata(client: LLMClient | None) -> dict[str, Any]:
+def _repair_metadata(client: ChatClient | None) -> dict[str, Any]:
     if client is None:
         return {}
     repair = client.repair_metadata

@@ -30,17 +30,16 @@ def find(view: TableView) -> list[Candidate]:
     finite = np.isfinite(data)
     complete = finite.all(axis=0)
     full = _standardised(data[:, complete]) if complete.any() else None
-    index = {j: k for k, j in enumerate(np.flatnonzero(complete))}
+    index: dict[int, int] = {int(j): k for k, j in enumerate(np.flatnonzero(complete))}
     out: list[Candidate] = []
     for i, j in itertools.combinations(range(len(measures)), 2):
         if view.expired():
             break
         if full is not None and i in index and j in index:
             n = data.shape[0]
-            (zx, rx), (zy, ry) = (
-                (full[0][:, index[i]], full[1][:, index[i]]),
-                (full[0][:, index[j]], full[1][:, index[j]]),
-            )
+            z, ranks = full
+            a, b = index[i], index[j]
+            zx, rx, zy, ry = z[:, a], ranks[:, a], z[:, b], ranks[:, b]
             if n < MIN_PAIRS or not (np.isfinite(zx).all() and np.isfinite(zy).all()):
                 continue
             r, rho = float(zx @ zy) / n, float(rx @ ry) / n
