@@ -153,3 +153,22 @@ def test_infinite_and_huge_values_give_finite_p_values_in_every_time_type() -> N
     assert {c.columns[-1] for c in found} >= {"inf", "counts"}
     assert all(c.test.p_value is None or np.isfinite(c.test.p_value) for c in found)
     assert all(np.isfinite(c.strength) for c in found)
+
+
+def test_trend_under_a_yearly_season_is_tested_on_the_adjusted_series() -> None:
+    frame = planted(0, "trend", size=2.0, rows=800)
+    frame["a"] += np.sin(2 * np.pi * frame["date"].dt.month.to_numpy() / 12)
+    v = view(frame)
+    candidate = _only(trend.find(v), "a")
+    assert candidate.reportable and "per month (seasonally adjusted) rose from" in candidate.statement
+    assert "seasonally adjusted" in candidate.test.name
+    assert not significant(change_point.find(v))  # the season is not taken for a step
+    series = frame.groupby(frame["date"].dt.to_period("M"))["a"].mean()
+    adjusted = series - series.groupby(series.index.month).transform("mean") + series.mean()
+    x = np.array([(p - series.index[0]).n for p in series.index], dtype="float64")
+    slope = stats.theilslopes(adjusted.to_numpy(), x)[0]
+    assert dict((v.key, v.value) for v in candidate.values)["slope"] == pytest.approx(slope)
+    assert _run(candidate.expression, frame)[0].slope == pytest.approx(slope)  # type: ignore[index]
+    assert candidate.test.p_value == pytest.approx(stats.kendalltau(x, adjusted.to_numpy()).pvalue)
+    # the fitted line starts near 0: the change is given as a difference, not a percentage
+    assert any(v.key == "change" for v in candidate.values)

@@ -80,7 +80,7 @@ def _change_point(view: TableView, found: timeseries.Series) -> Candidate | None
         num("after", after, f"average {measure} {per} from {when} on"),
         label("change_period", when, "first period after the change"),
     ]
-    if before > 0 and after > 0:
+    if timeseries.percent_reads(before, after):
         values_out.append(pct("change_pct", (after - before) / before * 100.0, "change of the level", signed=True))
     else:
         values_out.append(num("change", after - before, "change of the level", signed=True))

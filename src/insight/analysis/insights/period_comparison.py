@@ -198,7 +198,7 @@ def _year_over_year(view: TableView, measure: str, table: pd.DataFrame) -> Candi
         label("previous_year", str(previous), "the year before"),
         num("previous_average", m0, f"average {measure} in {previous}"),
     ]
-    if m0 > 0 and m1 > 0:
+    if timeseries.percent_reads(m0, m1):
         values.append(pct("change_pct", (m1 - m0) / m0 * 100.0, f"change on {previous}", signed=True))
         statement = (
             f"Average {measure}{view.where()} in {last} was {values[1].text}, {values[4].text} on {previous} "

@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from insight.analysis.insights.base import Candidate, TableView, col
 
@@ -30,6 +31,7 @@ PANDAS_FREQ: dict[PeriodName, str] = {"day": "D", "week": "W", "month": "M", "qu
 MIN_POINTS = 8
 TARGET_POINTS = 24
 MIN_SEGMENT = 3
+SEASON_ALPHA = 0.01
 MONTH_NAMES = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
@@ -82,6 +84,8 @@ class Shape:
     bic_step: float
     split: int
     """index of the first period after the best split"""
+    seasonal: bool = False
+    """a yearly season (one level per calendar month or quarter) entered the comparison"""
 
 
 def axis(view: TableView) -> TimeAxis | None:
@@ -265,31 +269,99 @@ def _bic(sse: float, n: int, params: int) -> float:
 
 
 def shape(view: TableView, measure: str, period: PeriodName | None = None) -> Shape | None:
-    """Line (intercept, slope, σ) against one step (two levels, the split, σ), by BIC on the series."""
+    """Line (intercept, slope, σ) against one step (two levels, the split, σ), by BIC on the series; on a
+    monthly (quarterly) series over two years or more, both with one level per calendar month (quarter), so
+    that a yearly season is not mistaken for a step or a trend."""
 
     def compute() -> Shape | None:
         found = series(view, measure, period)
         if found is None or np.ptp(found.values) == 0:
             return None
-        return fit_shape(found.x, found.values)
+        return fit_shape(found.x, found.values, season_of(found))
 
     result: Shape | None = view.cached(("ts.shape", measure, period or choose_period(view)), compute)
     return result
 
 
-def fit_shape(x: np.ndarray, values: np.ndarray) -> Shape | None:
+def season_of(found: Series) -> np.ndarray | None:
+    """The calendar month (quarter) of each period of a monthly (quarterly) series that covers every month
+    (quarter) at least twice, else None."""
+    cycle = {"month": 12, "quarter": 4}.get(found.period)
+    if cycle is None or found.axis.is_year:
+        return None
+    season = found.keys % cycle
+    seen = np.bincount(season, minlength=cycle)
+    if seen.min() < 2 or len(found) < cycle + 8:
+        return None
+    return season
+
+
+def _seasonal(x: np.ndarray, values: np.ndarray, season: np.ndarray) -> bool:
+    """Whether the seasonal levels matter over a line (F-test at ``SEASON_ALPHA``): only then do they enter
+    the shape comparison, which they would otherwise only blur (eleven more parameters on a few years)."""
+    n = len(values)
+    line = np.column_stack([np.ones(n), x])
+    levels = np.unique(season)
+    full = np.column_stack([line, (season[:, None] == levels[None, 1:]).astype("float64")])
+    sse_line = float(np.sum((values - line @ np.linalg.lstsq(line, values, rcond=None)[0]) ** 2))
+    sse_full = float(np.sum((values - full @ np.linalg.lstsq(full, values, rcond=None)[0]) ** 2))
+    df_effect, df_error = full.shape[1] - 2, n - full.shape[1]
+    if df_error < 1 or sse_full <= 0:
+        return sse_full <= 0 < sse_line
+    f_value = ((sse_line - sse_full) / df_effect) / (sse_full / df_error)
+    return float(special.fdtrc(df_effect, df_error, f_value)) < SEASON_ALPHA
+
+
+def fit_shape(x: np.ndarray, values: np.ndarray, season: np.ndarray | None = None) -> Shape | None:
     n = len(values)
     splits, sse = split_sse(values)
     if len(splits) == 0:
         return None
-    design = np.column_stack([np.ones(n), x])
-    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
-    sse_line = float(np.sum((values - design @ coef) ** 2))
+    if season is not None and not _seasonal(x, values, season):
+        season = None
+    if season is None:
+        base = np.ones((n, 1))
+    else:
+        levels = np.unique(season)
+        base = np.column_stack([np.ones(n), (season[:, None] == levels[None, 1:]).astype("float64")])
+        # Frisch–Waugh–Lovell: the line's slope and each step, after the seasonal levels
+        steps = (np.arange(n)[:, None] >= splits[None, :]).astype("float64")
+        stacked = np.column_stack([values, x, steps])
+        coef, *_ = np.linalg.lstsq(base, stacked, rcond=None)
+        resid = stacked - base @ coef
+        ry, rx, rs = resid[:, 0], resid[:, 1], resid[:, 2:]
+        total = float(ry @ ry)
+        sse = total - (ry @ rs) ** 2 / np.maximum((rs * rs).sum(axis=0), 1e-300)
+        sse_line = total - float(ry @ rx) ** 2 / max(float(rx @ rx), 1e-300)
+    if season is None:
+        design = np.column_stack([base, x])
+        coef, *_ = np.linalg.lstsq(design, values, rcond=None)
+        sse_line = float(np.sum((values - design @ coef) ** 2))
     best = int(np.argmin(sse))
-    bic_line = _bic(sse_line, n, 3)
-    bic_step = _bic(float(sse[best]), n, 4)
+    extra = base.shape[1]
+    bic_line = _bic(sse_line, n, extra + 2)
+    bic_step = _bic(float(sse[best]), n, extra + 3)
     kind: Literal["trend", "step"] = "trend" if bic_line <= bic_step else "step"
-    return Shape(kind=kind, bic_line=bic_line, bic_step=bic_step, split=int(splits[best]))
+    return Shape(kind=kind, bic_line=bic_line, bic_step=bic_step, split=int(splits[best]), seasonal=season is not None)
+
+
+def adjusted(found: Series, shape: Shape | None) -> np.ndarray:
+    """The series without its yearly season where the shape found one (each value minus its calendar
+    month's (quarter's) mean, plus the overall mean), else the series as it is."""
+    season = season_of(found) if shape is not None and shape.seasonal else None
+    if season is None:
+        return found.values
+    means = np.bincount(season, weights=found.values) / np.maximum(np.bincount(season), 1)
+    out: np.ndarray = found.values - means[season] + found.values.mean()
+    return out
+
+
+def adjusted_expr(found: Series, shape: Shape | None) -> str:
+    """pandas code for :func:`adjusted` over the series ``s`` (a PeriodIndex)."""
+    if shape is None or not shape.seasonal or season_of(found) is None:
+        return ""
+    part = "month" if found.period == "month" else "quarter"
+    return f"s = s - s.groupby(s.index.{part}).transform('mean') + s.mean(); "
 
 
 def per_period_expr(view: TableView, measure: str, period: PeriodName) -> str:
@@ -309,6 +381,12 @@ def x_expr(view: TableView) -> str:
     if time_axis is not None and time_axis.is_year:
         return "(s.index - s.index[0]).to_numpy()"
     return "np.array([(p - s.index[0]).n for p in s.index])"
+
+
+def percent_reads(before: float, after: float) -> bool:
+    """A change reads well as a percentage when both levels are positive and neither is over ten times the
+    other (from 0.02 to 1.8 is "+1.78", not "+7,889.5%")."""
+    return before > 0 and after > 0 and min(before, after) >= 0.1 * max(before, after)
 
 
 def per_word(period: PeriodName) -> str:

@@ -8,6 +8,11 @@ pymannkendall's loop, which matters because trends are also searched in every su
 is read off the fitted Theil–Sen line, from its value at the first period to its value at the last. It is
 reported only when the per-period series is better described by a line than by one step (see
 ``timeseries.shape``) and Kendall's |τ| is at least ``MIN_TAU``.
+
+Where the shape comparison found a yearly season (a monthly or quarterly series over two years or more whose
+calendar-month levels matter, F-test at ``timeseries.SEASON_ALPHA``), the test and the line are computed on
+the seasonally adjusted series (each value minus its calendar month's mean, plus the overall mean): the
+season's swing would otherwise hide the trend from Mann–Kendall. The statement says "seasonally adjusted".
 """
 
 from __future__ import annotations
@@ -48,7 +53,9 @@ def _find(view: TableView) -> list[Candidate]:
 
 
 def _trend(view: TableView, found: timeseries.Series) -> Candidate | None:
-    values = found.values
+    shape = timeseries.shape(view, found.measure)
+    values = timeseries.adjusted(found, shape)
+    adjust = timeseries.adjusted_expr(found, shape)
     x = found.x
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -57,8 +64,14 @@ def _trend(view: TableView, found: timeseries.Series) -> Candidate | None:
     tau = float(result.statistic)
     if not np.isfinite(p_value) or not np.isfinite(tau):
         return None
-    per = timeseries.per_word(found.period)
-    test = InsightTest(name="mann-kendall", statistic=tau, p_value=p_value, effect_name="kendall_tau", effect_size=tau)
+    per = timeseries.per_word(found.period) + (" (seasonally adjusted)" if adjust else "")
+    test = InsightTest(
+        name="mann-kendall" + (" on the seasonally adjusted series" if adjust else ""),
+        statistic=tau,
+        p_value=p_value,
+        effect_name="kendall_tau",
+        effect_size=tau,
+    )
     if p_value > LIGHT_P:
         return Candidate(
             type="trend",
@@ -68,17 +81,16 @@ def _trend(view: TableView, found: timeseries.Series) -> Candidate | None:
             test=test,
             strength=min(1.0, abs(tau)),
             reportable=False,
-            expression=f"s = {timeseries.per_period_expr(view, found.measure, found.period)}; "
+            expression=f"s = {timeseries.per_period_expr(view, found.measure, found.period)}; {adjust}"
             f"x = {timeseries.x_expr(view)}; stats.kendalltau(x, s.to_numpy())",
             direction=1 if tau > 0 else -1,
         )
     slope, intercept = (float(v) for v in stats.theilslopes(values, x)[:2])
     start = intercept + slope * float(x[0])
     end = intercept + slope * float(x[-1])
-    shape = timeseries.shape(view, found.measure)
     is_line = shape is not None and shape.kind == "trend"
     measure = found.measure
-    unit = per.removeprefix("per ")
+    unit = timeseries.per_word(found.period).removeprefix("per ")
     labels = found.labels
     rose = end > start
     word = "rose" if rose else ("fell" if end < start else "stayed")
@@ -90,7 +102,7 @@ def _trend(view: TableView, found: timeseries.Series) -> Candidate | None:
         num("slope", slope, f"Theil–Sen slope: change of average {measure} {per}", signed=True),
     ]
     change_text = ""
-    if start > 0 and end > 0:
+    if timeseries.percent_reads(start, end):
         values_out.append(pct("change_pct", (end - start) / start * 100.0, "change over the period", signed=True))
         change_text = f", {values_out[-1].text}"
     else:
@@ -101,7 +113,7 @@ def _trend(view: TableView, found: timeseries.Series) -> Candidate | None:
         f"{values_out[2].text} ({labels[-1]}){change_text}, about {values_out[4].text} per {unit}."
     )
     expression = (
-        f"s = {timeseries.per_period_expr(view, measure, found.period)}; "
+        f"s = {timeseries.per_period_expr(view, measure, found.period)}; {adjust}"
         f"x = {timeseries.x_expr(view)}; "
         "stats.theilslopes(s.to_numpy(), x), stats.kendalltau(x, s.to_numpy())"
     )
