@@ -104,3 +104,22 @@ def test_best_split_agrees_with_ruptures_binary_segmentation() -> None:
         ours = int(splits[np.argmin(sse)])
         theirs = ruptures.Binseg(model="l2", min_size=3, jump=1).fit(values).predict(n_bkps=1)[0]
         assert ours == theirs
+
+
+def test_step_under_a_yearly_season_is_found_on_the_adjusted_series() -> None:
+    frame = planted(0, "step", size=2.0, rows=800)
+    frame["a"] += np.sin(2 * np.pi * frame["date"].dt.month.to_numpy() / 12)
+    v = view(frame)
+    [candidate] = [c for c in change_point.find(v) if c.columns[-1] == "a"]
+    assert candidate.reportable and "per month (seasonally adjusted) stepped up" in candidate.statement
+    assert not significant(trend.find(v))
+    series = frame.groupby(frame["date"].dt.to_period("M"))["a"].mean()
+    adjusted = series - series.groupby(series.index.month).transform("mean") + series.mean()
+    k = [str(p) for p in series.index].index(candidate.values[2].text)
+    assert candidate.values[0].value == pytest.approx(adjusted.iloc[:k].mean())
+    assert candidate.values[1].value == pytest.approx(adjusted.iloc[k:].mean())
+    scope: dict[str, object] = {"df": frame, "pd": pd, "np": np, "stats": stats}
+    *setup, last = candidate.expression.split("; ")
+    for line in setup:
+        exec(line, scope)
+    assert eval(last, scope)[0] == pytest.approx(adjusted.iloc[:k].mean())

@@ -7,7 +7,8 @@ series agreed, 2026-12-03) at ~0.02 ms instead of ~3 ms per series, which matter
 Its test is Student's t of the periods before against the periods after, Bonferroni-corrected for the
 number of splits tried, so the p-value stays valid although the split was chosen to make it small. It is
 reported only when the series is better described by one step than by a line (``timeseries.shape``) and
-the step explains at least ``MIN_R2`` of the series' variance.
+the step explains at least ``MIN_R2`` of the series' variance. Where the shape comparison found a yearly
+season, the split, the levels and the test are those of the seasonally adjusted series (as for trends).
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def best_split(values: np.ndarray) -> tuple[int, float, float, int] | None:
 
 
 def _change_point(view: TableView, found: timeseries.Series) -> Candidate | None:
-    values = found.values
+    shape = timeseries.shape(view, found.measure)
+    values = timeseries.adjusted(found, shape)
+    adjust = timeseries.adjusted_expr(found, shape)
     split = best_split(values)
     if split is None:
         return None
@@ -70,9 +73,9 @@ def _change_point(view: TableView, found: timeseries.Series) -> Candidate | None
     total = float(np.sum((values - values.mean()) ** 2))
     within = float(np.sum((values[:k] - before) ** 2) + np.sum((values[k:] - after) ** 2))
     r2 = 1.0 - within / total if total > 0 else 0.0
-    shape = timeseries.shape(view, found.measure)
     is_step = shape is not None and shape.kind == "step"
-    measure, per = found.measure, timeseries.per_word(found.period)
+    measure = found.measure
+    per = timeseries.per_word(found.period) + (" (seasonally adjusted)" if adjust else "")
     labels = found.labels
     when = labels[k]
     values_out = [
@@ -90,7 +93,7 @@ def _change_point(view: TableView, found: timeseries.Series) -> Candidate | None
         f"({values_out[3].text}) from {when} on."
     )
     expression = (
-        f"s = {timeseries.per_period_expr(view, measure, found.period)}; "
+        f"s = {timeseries.per_period_expr(view, measure, found.period)}; {adjust}"
         f"s.iloc[:{k}].mean(), s.iloc[{k}:].mean(), stats.ttest_ind(s.iloc[:{k}], s.iloc[{k}:])"
     )
     x_type = "temporal" if found.period in ("day", "week", "month") else "ordinal"
