@@ -248,3 +248,18 @@ def test_bad_arguments_fail_early(prompts: PromptRegistry, encoding: tiktoken.En
 def test_analyze_sync_for_the_cli(prompts: PromptRegistry, encoding: tiktoken.Encoding) -> None:
     response = analyzer(prompts, slot(None, encoding, provider="none")).analyze_sync(table())
     assert response.insights and response.meta.narrator == "template"
+
+
+def test_text_about_the_task_instead_of_the_data_is_not_used(
+    prompts: PromptRegistry, encoding: tiktoken.Encoding
+) -> None:
+    """Seen from the 0.5B model: the schema's own description echoed back, with a broken reference."""
+    echo = plan(
+        summary="Which findings to lead with, and how to say them (figures only as {N.key} references}).",
+        key_points=[{"insight": 1, "wording": "A sentence without any figure."}],
+    )
+    model = ToolCallingFake(messages=scripted(tool_reply(echo, name="NarrationPlan")))
+    response = run(analyzer(prompts, slot(model, encoding)), table())
+    top = response.insights[0]
+    assert "{" not in response.result.summary and top.statement in response.result.summary
+    assert response.result.key_points == [top.statement]

@@ -161,7 +161,7 @@ def apply_plan(plan: NarrationPlan, report: InsightReport, question: str | None 
 
     summary_filled = _fill(plan.summary, shown, "summary")
     if summary_filled is None or not summary_filled[0]:
-        replaced.append("summary: figures not written as references")
+        replaced.append("summary: no figure written as a reference, or one of its own")
         lead = [shown[n - 1] for n in order[:2]] or [p[2] for p in points[:2]]
         summary = " ".join(i.statement for i in lead)
         summary_refs = _statement_figures("summary", summary, lead)
@@ -199,8 +199,11 @@ def _computed(insight: Insight) -> tuple[str, list[FigureRef], Insight]:
 
 
 def _fill(text: str, shown: Sequence[Insight], field_name: str) -> tuple[str, list[FigureRef]] | None:
-    """``text`` with its references filled in, or None when it has a digit of its own or a bad reference."""
-    if _DIGIT.search(_REFERENCE.sub("", text)):
+    """``text`` with its references filled in, or None when it has a digit of its own, a bad or broken
+    reference (a brace left over: "{N.key}" copied from the instructions) or no reference at all (a
+    sentence that states no computed figure is the model talking about the task, not the data)."""
+    bare = _REFERENCE.sub("", text)
+    if _DIGIT.search(bare) or "{" in bare or "}" in bare or not _REFERENCE.search(text):
         return None
     out: list[str] = []
     refs: list[FigureRef] = []
