@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from insight.analysis.insights import InsightEngine, group_difference
+from insight.analysis.insights import InsightEngine, group_difference, groupstats
 from insight.analysis.insights.base import Candidate, TableView, column_roles
 from insight.analysis.insights.model import Subspace
 from tests.analysis.insights.category_nulls import NULL_TABLES, engine_null_rate, null_rates
@@ -146,3 +146,14 @@ def test_a_subspace_finding_needs_a_large_effect() -> None:
     assert whole.reportable
     inside = TableView(frame, column_roles(frame), subspace=Subspace(column="region", value="north"))
     assert not _one(group_difference.find(inside), "y").reportable
+
+
+def test_subspaces_try_fewer_pairs() -> None:
+    rng = np.random.default_rng(12)
+    columns: dict[str, object] = {f"m{i}": rng.normal(size=300) for i in range(14)}
+    columns.update({f"d{j}": rng.choice(["a", "b", "c"], size=300) for j in range(8)})
+    frame = pd.DataFrame(columns)
+    whole = group_difference.find(_view(frame))
+    assert len(whole) == 8 * 14
+    inside = TableView(frame, column_roles(frame), subspace=Subspace(column="region", value="north"))
+    assert len(group_difference.find(inside)) == groupstats.SUBSPACE_MAX_DIMENSIONS * groupstats.SUBSPACE_MAX_MEASURES

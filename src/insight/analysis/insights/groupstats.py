@@ -17,6 +17,10 @@ from insight.analysis.profile import column_kind, fmt
 
 MAX_MEASURES = 30
 MAX_DIMENSIONS = 12
+# In a one-filter subspace (only group_difference runs there) fewer pairs: the engine searches every value
+# of every dimension, so each subspace dimension costs a pass over the whole table per (dimension, measure).
+SUBSPACE_MAX_MEASURES = 10
+SUBSPACE_MAX_DIMENSIONS = 6
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,8 @@ def group_stats(view: TableView, dimension: str) -> GroupStats:
         every_row = bool(present.all())
         rows = np.bincount(codes[present], minlength=k)
         by_measure: dict[str, MeasureGroups] = {}
-        for measure in view.roles.measures[:MAX_MEASURES]:
+        limit = MAX_MEASURES if view.subspace is None else SUBSPACE_MAX_MEASURES
+        for measure in view.roles.measures[:limit]:
             if measure == dimension:
                 continue
             prep = _prepared(view, measure)
@@ -132,13 +137,14 @@ def group_arrays(view: TableView, dimension: str, measure: str, keep: np.ndarray
 
 def category_dimensions(view: TableView, *, min_values: int = 2) -> list[str]:
     """The view's dimensions with between ``min_values`` and MAX_DIMENSION_VALUES values (at most
-    MAX_DIMENSIONS of them)."""
+    MAX_DIMENSIONS of them, SUBSPACE_MAX_DIMENSIONS in a subspace)."""
     out: list[str] = []
+    limit = MAX_DIMENSIONS if view.subspace is None else SUBSPACE_MAX_DIMENSIONS
     for dimension in view.roles.dimensions:
         distinct = int(view.frame[dimension].nunique(dropna=True))
         if min_values <= distinct <= MAX_DIMENSION_VALUES:
             out.append(dimension)
-        if len(out) >= MAX_DIMENSIONS:
+        if len(out) >= limit:
             break
     return out
 
