@@ -26,8 +26,8 @@ from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, Field
 
 from insight.config import SearchSettings
-from insight.llm.client import LLMClient
 from insight.llm.errors import translate_llm_errors
+from insight.llm.protocols import ChatClient
 from insight.prompts import Prompt, PromptRegistry
 from insight.rag.search import Filters, SearchHit
 from insight.rag.service import RagService
@@ -170,7 +170,7 @@ class PassageChoice(BaseModel):
 class _Prepared:
     """What the answering call needs: the client, the prompt, its messages and params, the numbered passages."""
 
-    llm: LLMClient
+    llm: ChatClient
     prompt: Prompt
     started: float
     passages: list[SearchHit]
@@ -199,7 +199,7 @@ class Answerer:
     def __init__(
         self,
         rag: RagService | ServiceSlot[RagService],
-        llm: LLMClient | ServiceSlot[LLMClient],
+        llm: ChatClient | ServiceSlot[ChatClient],
         prompts: PromptRegistry,
         *,
         top_k: int = 5,
@@ -212,7 +212,7 @@ class Answerer:
         self._rag_source = rag
         self._llm_source = llm
         self._rag: RagService | None = rag if isinstance(rag, RagService) else None
-        self._llm: LLMClient | None = llm if isinstance(llm, LLMClient) else None
+        self._llm: ChatClient | None = llm if isinstance(llm, ChatClient) else None
         self.prompts = prompts
         self.top_k = top_k
         self.min_dense = min_dense
@@ -221,11 +221,11 @@ class Answerer:
         self.prompt_version = prompt_version
         self.select_prompt_name = select_prompt_name
 
-    async def llm(self) -> LLMClient:
+    async def llm(self) -> ChatClient:
         """The chat client (built by its slot on first use: LLMNotConfigured, LLMUnavailable … until then)."""
         if self._llm is None:
             source = self._llm_source
-            assert not isinstance(source, LLMClient)
+            assert not isinstance(source, ChatClient)
             self._llm = await anyio.to_thread.run_sync(source.require)
         return self._llm
 
@@ -254,7 +254,7 @@ class Answerer:
         return relevant(hits, self.min_dense)
 
     @staticmethod
-    def _meta(llm: LLMClient, prompt: Prompt, started: float, prompt_text: str, answer_text: str) -> dict[str, Any]:
+    def _meta(llm: ChatClient, prompt: Prompt, started: float, prompt_text: str, answer_text: str) -> dict[str, Any]:
         return {
             **prompt.metadata,
             "provider": llm.provider,
@@ -280,7 +280,7 @@ class Answerer:
         return Answer(text, True, citations, invalid, passages, meta, prepared.answered_from)
 
     async def select(
-        self, llm: LLMClient, passages: list[SearchHit], context: str, question: str
+        self, llm: ChatClient, passages: list[SearchHit], context: str, question: str
     ) -> tuple[list[int], str, list[int], dict[str, Any]]:
         """The numbers of the passages the model chose, their context (numbered as before), every number it
         gave (the invalid ones are reported, not cited), and the select prompt's identity."""
@@ -365,7 +365,7 @@ class Answerer:
 def build_answerer(
     settings: SearchSettings,
     rag: RagService | ServiceSlot[RagService],
-    llm: LLMClient | ServiceSlot[LLMClient],
+    llm: ChatClient | ServiceSlot[ChatClient],
     prompts: PromptRegistry,
     *,
     prompt_name: str = "rag_answer",
