@@ -232,6 +232,8 @@ def test_a_perfect_report_scores_one_and_noise_is_a_false_positive() -> None:
     assert noisy_summary["null_rate"].value == 1.0 and noisy_summary["distractor_share"].value == 1.0
     table = per_type_table(noisy)["correlation"]
     assert table["reported"] == len(tables) and table["matched"] == 0 and table["false_positives_on_null"] == 4
+    assert table["false_positives_on_distractors"] == len(tables)
+    assert table["false_positives_by_table"] == {"null": 4} | {kind: 2 for kind in PLANTED_TYPES}
 
 
 def test_related_findings_count_for_precision_not_recall() -> None:

@@ -72,6 +72,7 @@ import json
 import math
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -832,7 +833,8 @@ def summarize_scores(
 
 
 def per_type_table(scores: Sequence[TableScore], types: Sequence[str] = PLANTED_TYPES) -> dict[str, dict[str, Any]]:
-    """Per type: tables planted, found, insights reported, matched, recall and precision (None: undefined)."""
+    """Per type: tables planted, found, insights reported, matched, recall and precision (None: undefined),
+    and its false positives: on null tables, naming distractor columns only, and by the table's planted type."""
     out: dict[str, dict[str, Any]] = {}
     for kind in types:
         tables = [s for s in scores if s.planted == kind]
@@ -848,6 +850,14 @@ def per_type_table(scores: Sequence[TableScore], types: Sequence[str] = PLANTED_
             "precision": round(matched / len(reported), 4) if reported else None,
             "false_positives_on_null": sum(
                 1 for s in scores if s.planted is None for i in s.insights if i.type == kind
+            ),
+            "false_positives_on_distractors": sum(i.distractor for i in reported),
+            "false_positives_by_table": dict(
+                sorted(
+                    Counter(
+                        s.planted or NULL for s in scores for i in s.insights if i.type == kind and not i.matched
+                    ).most_common()
+                )
             ),
         }
     return out
