@@ -172,3 +172,16 @@ def test_trend_under_a_yearly_season_is_tested_on_the_adjusted_series() -> None:
     assert candidate.test.p_value == pytest.approx(stats.kendalltau(x, adjusted.to_numpy()).pvalue)
     # the fitted line starts near 0: the change is given as a difference, not a percentage
     assert any(v.key == "change" for v in candidate.values)
+
+
+def test_mann_kendall_equals_scipy_kendalltau_with_ties() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(8, 150))
+        values = np.round(rng.normal(size=n) + 0.02 * np.arange(n) * rng.normal(), int(rng.integers(0, 3)))
+        tau, p_value = trend.mann_kendall(values)
+        reference = stats.kendalltau(np.arange(n), values, method="asymptotic")
+        assert tau == pytest.approx(reference.statistic, abs=1e-12)
+        assert p_value == pytest.approx(reference.pvalue, abs=1e-12)
+    tau, p_value = trend.mann_kendall(np.ones(10))
+    assert tau == 0.0 and np.isnan(p_value)

@@ -122,13 +122,22 @@ def numeric(view: TableView) -> pd.DataFrame:
 
     def compute() -> pd.DataFrame:
         measures = [m for m in view.roles.measures if m in view.frame.columns and m != view.roles.time]
-        columns = {
-            m: pd.to_numeric(view.frame[m], errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
-            for m in measures
-        }
-        for values in columns.values():
-            values[~np.isfinite(values)] = np.nan
-        return pd.DataFrame(columns, index=view.frame.index)
+        frame = view.frame[measures]
+        if all(isinstance(t, np.dtype) and t.kind in "fiu" for t in frame.dtypes):
+            matrix = np.array(frame.to_numpy(dtype="float64"), dtype="float64", copy=True)
+        else:
+            matrix = (
+                np.column_stack(
+                    [
+                        pd.to_numeric(frame[m], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                        for m in measures
+                    ]
+                )
+                if measures
+                else np.empty((len(frame), 0))
+            )
+        matrix[~np.isfinite(matrix)] = np.nan
+        return pd.DataFrame(matrix, index=view.frame.index, columns=measures)
 
     result: pd.DataFrame = view.cached(("ts.numeric",), compute)
     return result
@@ -191,7 +200,7 @@ def choose_period(view: TableView) -> PeriodName | None:
 
 
 def _means(view: TableView, period: PeriodName) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None:
-    """Period keys, and the mean and count per period of every measure (one groupby for all of them)."""
+    """Period keys, and the mean and count per period of every measure (bincounts over the rows)."""
 
     def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None:
         time_axis = axis(view)
@@ -199,16 +208,21 @@ def _means(view: TableView, period: PeriodName) -> tuple[np.ndarray, np.ndarray,
             return None
         keys = time_axis.days if time_axis.is_year else period_keys(time_axis.days, period)
         data = numeric(view)
-        if data.shape[1] == 0:
+        valid = ~np.isnan(keys)
+        if data.shape[1] == 0 or not valid.any():
             return None
-        grouped = data.groupby(pd.Series(keys, index=data.index), sort=True)
-        means, counts = grouped.mean(), grouped.count()
-        return (
-            means.index.to_numpy(dtype="float64").astype("int64"),
-            means.to_numpy(dtype="float64"),
-            counts.to_numpy(dtype="int64"),
-            [str(c) for c in means.columns],
-        )
+        rows = np.flatnonzero(valid)
+        order = rows[np.argsort(keys[rows], kind="stable")]
+        ordered = keys[order].astype("int64")
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        periods = ordered[starts]
+        matrix = data.to_numpy()[order]
+        present = ~np.isnan(matrix)
+        counts = np.add.reduceat(present.astype("float64"), starts, axis=0)
+        sums = np.add.reduceat(np.where(present, matrix, 0.0), starts, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / counts
+        return periods, means, counts.astype("int64"), [str(c) for c in data.columns]
 
     result: tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None = view.cached(("ts.means", period), compute)
     return result
