@@ -284,14 +284,14 @@ def _bic(sse: float, n: int, params: int) -> float:
 
 def shape(view: TableView, measure: str, period: PeriodName | None = None) -> Shape | None:
     """Line (intercept, slope, σ) against one step (two levels, the split, σ), by BIC on the series; on a
-    monthly (quarterly) series over two years or more, both with one level per calendar month (quarter), so
-    that a yearly season is not mistaken for a step or a trend."""
+    monthly (quarterly) series over two years or more, both with one level per calendar month (quarter)
+    where those matter, so that a yearly season is not mistaken for a step or a trend (whole table only)."""
 
     def compute() -> Shape | None:
         found = series(view, measure, period)
         if found is None or np.ptp(found.values) == 0:
             return None
-        return fit_shape(found.x, found.values, season_of(found))
+        return fit_shape(found.x, found.values, season_of(found) if view.subspace is None else None)
 
     result: Shape | None = view.cached(("ts.shape", measure, period or choose_period(view)), compute)
     return result

@@ -14,6 +14,8 @@ Where the shape comparison found a yearly season (a monthly or quarterly series 
 calendar-month levels matter, F-test at ``timeseries.SEASON_ALPHA``), the test and the line are computed on
 the seasonally adjusted series (each value minus its calendar month's mean, plus the overall mean): the
 season's swing would otherwise hide the trend from Mann–Kendall. The statement says "seasonally adjusted".
+In one-filter subspaces the series is tested as it is (cheaper; a yearly season is the whole table's
+finding).
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ def mann_kendall(values: np.ndarray) -> tuple[float, float]:
 
 
 def _trend(view: TableView, found: timeseries.Series) -> Candidate | None:
-    shape = timeseries.shape(view, found.measure)
+    # In a subspace the series is tested as it is, and its shape is fitted only when the test could pass:
+    # trends are searched in every subspace, and a yearly season is the whole table's finding.
+    shape = timeseries.shape(view, found.measure) if view.subspace is None else None
     values = timeseries.adjusted(found, shape)
     adjust = timeseries.adjusted_expr(found, shape)
     x = found.x
@@ -97,6 +101,8 @@ def _trend(view: TableView, found: timeseries.Series) -> Candidate | None:
             f"x = {timeseries.x_expr(view)}; stats.kendalltau(x, s.to_numpy())",
             direction=1 if tau > 0 else -1,
         )
+    if shape is None:
+        shape = timeseries.shape(view, found.measure)
     slope, intercept = (float(v) for v in stats.theilslopes(values, x)[:2])
     start = intercept + slope * float(x[0])
     end = intercept + slope * float(x[-1])
