@@ -145,3 +145,24 @@ def test_correlations_and_p_values_equal_scipys_also_with_missing_values() -> No
         assert candidate.values[2].key == "n" and candidate.values[2].value == len(pair)
     assert found[("a", "d")].reportable and found[("a", "d")].chart is not None
     assert not found[("a", "b")].reportable and found[("a", "b")].chart is None
+
+
+def test_many_pairs_with_missing_values_use_the_matrix_path_and_agree_with_pandas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame(rng.normal(size=(600, 6)), columns=list("abcdef"))
+    frame["f"] = frame["a"] * 0.7 + rng.normal(scale=0.7, size=600)
+    for name in frame.columns:
+        frame.loc[rng.choice(600, size=18, replace=False), name] = np.nan  # 3 % missing in every column
+    monkeypatch.setattr(correlation, "MAX_EXACT_PAIRWISE_WORK", 0)
+    view = TableView(frame, Roles(measures=list(frame.columns), dimensions=[], time=None, entities=[]))
+    found = {tuple(c.columns): c for c in correlation.find(view)}
+    assert len(found) == 15
+    pearson = frame.corr()
+    spearman = frame.corr(method="spearman")
+    for (left, right), candidate in found.items():
+        assert candidate.test.statistic == pytest.approx(pearson.loc[left, right], abs=1e-9)
+        rho = candidate.values[1].value
+        assert rho is not None and abs(rho - round(spearman.loc[left, right], 2)) <= 0.011
+    assert found[("a", "f")].reportable

@@ -22,6 +22,11 @@ MIN_PAIRS = 10
 MAX_MEASURES = 50
 
 
+# Above this many row-pairs (rows × pairs with missing values), pairs with missing values are computed from
+# column sums over their common rows in a few matrix products instead of one by one (see _pairwise).
+MAX_EXACT_PAIRWISE_WORK = 2_000_000
+
+
 def find(view: TableView) -> list[Candidate]:
     measures = view.roles.measures[:MAX_MEASURES]
     if len(measures) < 2:
@@ -29,35 +34,84 @@ def find(view: TableView) -> list[Candidate]:
     data = view.frame[measures].to_numpy(dtype="float64", na_value=np.nan)
     finite = np.isfinite(data)
     complete = finite.all(axis=0)
-    full = _standardised(data[:, complete]) if complete.any() else None
+    full = None
+    if complete.any():
+        z, ranks = _standardised(data[:, complete])
+        rows = data.shape[0]
+        full = (_cross(z, z) / rows, _cross(ranks, ranks) / rows)  # every complete pair's r and ρ at once
     index: dict[int, int] = {int(j): k for k, j in enumerate(np.flatnonzero(complete))}
+    pairs = list(itertools.combinations(range(len(measures)), 2))
+    gappy = sum(1 for i, j in pairs if i not in index or j not in index)
+    matrix = _pairwise(data, finite) if gappy * data.shape[0] > MAX_EXACT_PAIRWISE_WORK else None
     out: list[Candidate] = []
-    for i, j in itertools.combinations(range(len(measures)), 2):
+    for i, j in pairs:
         if view.expired():
             break
         if full is not None and i in index and j in index:
             n = data.shape[0]
-            z, ranks = full
             a, b = index[i], index[j]
-            zx, rx, zy, ry = z[:, a], ranks[:, a], z[:, b], ranks[:, b]
-            if n < MIN_PAIRS or not (np.isfinite(zx).all() and np.isfinite(zy).all()):
+            r, rho = float(full[0][a, b]), float(full[1][a, b])
+            if n < MIN_PAIRS or not (np.isfinite(r) and np.isfinite(rho)):
                 continue
-            r, rho = float(zx @ zy) / n, float(rx @ ry) / n
+        elif matrix is not None:
+            counts, pearson, spearman = matrix
+            n = int(counts[i, j])
+            r, rho = float(pearson[i, j]), float(spearman[i, j])
+            if n < MIN_PAIRS or not (np.isfinite(r) and np.isfinite(rho)):
+                continue
         else:
             both = finite[:, i] & finite[:, j]
             n = int(both.sum())
             if n < MIN_PAIRS:
                 continue
             pair = data[both][:, [i, j]]
-            z, ranks = _standardised(pair)
-            if not np.isfinite(z).all():
+            zp, rp = _standardised(pair)
+            if not np.isfinite(zp).all():
                 continue
-            r, rho = float(z[:, 0] @ z[:, 1]) / n, float(ranks[:, 0] @ ranks[:, 1]) / n
+            r, rho = float(zp[:, 0] @ zp[:, 1]) / n, float(rp[:, 0] @ rp[:, 1]) / n
         r, rho = max(-1.0, min(1.0, r)), max(-1.0, min(1.0, rho))
         candidate = _candidate(view, measures[i], measures[j], r, rho, n)
         if candidate is not None:
             out.append(candidate)
     return out
+
+
+def _pairwise(data: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairwise-complete counts, Pearson r and Spearman ρ of all columns at once.
+
+    Pearson is exact on each pair's common rows (sums, sums of squares and cross products over them, as
+    matrix products of the zero-filled values and the presence masks). Spearman uses each column's ranks
+    among its own values, then the same pairwise Pearson: equal to the exact ρ when no values are missing,
+    and within a few thousandths of it when a few per cent are (measured in the tests).
+    """
+    mask = finite.astype("float64")
+    ranks = np.zeros(data.shape)
+    for k in range(data.shape[1]):
+        present = finite[:, k]
+        ranks[present, k] = stats.rankdata(data[present, k])
+    counts, pearson = pairwise_pearson(np.where(finite, data, 0.0), mask)
+    _counts, spearman = pairwise_pearson(ranks, mask)
+    return counts, pearson, spearman
+
+
+def _cross(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``left.T @ right``, with the transpose made contiguous first: OpenBLAS's kernel for a transposed
+    operand was measured 60× slower here (3 s against 0.05 s for 100,000 × 44)."""
+    return np.ascontiguousarray(left.T) @ right
+
+
+def pairwise_pearson(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, r) for every pair of columns over the rows both have; ``values`` zero where ``mask`` is 0."""
+    counts = _cross(mask, mask)
+    sums = _cross(values, mask)  # [i, j]: sum of column i over the rows where j is present too
+    squares = _cross(values * values, mask)
+    products = _cross(values, values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = products - sums * sums.T / counts
+        var_i = squares - sums * sums / counts
+        var_j = var_i.T
+        r = cov / np.sqrt(var_i * var_j)
+    return counts, r
 
 
 def _standardised(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -106,15 +106,15 @@ class InsightEngine:
 
     def run(self, frame: pd.DataFrame, question: str | None = None, notes: Sequence[str] = ()) -> InsightReport:
         started = time.perf_counter()
-        deadline = started + self.settings.time_budget_s
+        # The whole table is always searched completely; the budget bounds the subspace search that follows.
         issues = quality.assess(frame)
         suppressed = quality.suppressed_columns(issues)
         roles = _without(column_roles(frame), suppressed)
         search = _Search()
-        whole = TableView(frame, roles, deadline=deadline)
+        whole = TableView(frame, roles)
         for finder in self.finders.values():
             search.candidates.extend(finder(whole))
-        self._subspaces(frame, roles, deadline, search)
+        self._subspaces(frame, roles, time.perf_counter() + self.settings.time_budget_s, search)
         tested = _adjust(search.candidates)
         passed = [c for c in search.candidates if _passes(c, self.settings.fdr_q)]
         for derive in self.derivers.values():
