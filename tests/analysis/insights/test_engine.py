@@ -166,3 +166,45 @@ def test_many_pairs_with_missing_values_use_the_matrix_path_and_agree_with_panda
         rho = candidate.values[1].value
         assert rho is not None and abs(rho - round(spearman.loc[left, right], 2)) <= 0.011
     assert found[("a", "f")].reportable
+
+
+def _fake(kind: str, p: float, *, test: str = "fake", subspace: bool = False, direction: int = 1) -> Candidate:
+    return Candidate(
+        type=kind,  # type: ignore[arg-type]
+        columns=["when", "v"],
+        statement=f"{kind} {test}",
+        values=[num("x", 1, "x")],
+        test=InsightTest(name=test, p_value=p),
+        strength=0.5,
+        reportable=True,
+        expression="df",
+        direction=direction,
+    )
+
+
+def test_undefined_p_values_are_never_significant_and_two_tests_keep_two_ids() -> None:
+    def finder(view: TableView) -> list[Candidate]:
+        return [
+            _fake("seasonality", 1e-9, test="month of year"),
+            _fake("seasonality", 1e-9, test="weekday"),
+            _fake("trend", float("nan")),
+        ]
+
+    report = InsightEngine(finders={"fake": finder}, derivers={}).run(pd.DataFrame({"v": [1.0, 2.0]}))
+    assert sorted(i.id for i in report.insights) == [
+        "seasonality:when~v#month-of-year",
+        "seasonality:when~v#weekday",
+    ]
+
+
+def test_a_step_of_the_whole_table_is_not_repeated_as_a_subspace_trend() -> None:
+    frame = pd.DataFrame({"v": np.arange(60.0), "region": ["a", "b"] * 30})
+
+    def finder(view: TableView) -> list[Candidate]:
+        if view.subspace is None:
+            return [_fake("change_point", 1e-9)]
+        return [_fake("trend", 1e-9, direction=1 if view.subspace.value == "a" else -1)]
+
+    engine = InsightEngine(EngineSettings(min_subspace_rows=5), finders={"trend": finder}, derivers={})
+    ids = sorted(i.id for i in engine.run(frame).insights)
+    assert ids == ["change_point:when~v", "trend:when~v@region=b"]  # same direction dropped, the opposite kept

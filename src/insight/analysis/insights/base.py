@@ -45,9 +45,11 @@ class Candidate:
     caveats: list[str] = field(default_factory=list)
 
     @property
-    def key(self) -> tuple[str, tuple[str, ...]]:
-        """What makes two candidates the same finding (in different subspaces or by two tests)."""
-        return self.type, tuple(self.columns)
+    def key(self) -> tuple[str, tuple[str, ...], str]:
+        """What makes two candidates the same finding in different subspaces: type, columns and test (the
+        month-of-year and the weekday profile of one measure are two findings, as are best/worst year and
+        year over year)."""
+        return self.type, tuple(self.columns), self.test.name
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ class InsightEngine:
         for derive in self.derivers.values():
             passed = derive(passed, search.candidates)
         merged = _merge(passed)
-        insights = [_insight(c, issues) for c in merged]
+        insights = _unique_ids([_insight(c, issues) for c in merged])
         ranked = sorted(insights, key=lambda i: (-_boosted(i, question), i.id))
         report_notes = list(notes)
         if suppressed:
@@ -198,11 +198,18 @@ def _adjust(candidates: list[Candidate]) -> int:
     tested = [c for c in candidates if c.test.p_value is not None]
     if not tested:
         return 0
-    p_values = np.array([min(1.0, max(0.0, float(c.test.p_value or 0.0))) for c in tested])
+    p_values = np.array([_clean_p(c.test.p_value) for c in tested])
     adjusted = stats.false_discovery_control(p_values, method="bh")
     for candidate, value in zip(tested, adjusted, strict=True):
         candidate.test = candidate.test.model_copy(update={"p_adjusted": float(value)})
     return len(tested)
+
+
+def _clean_p(p: float | None) -> float:
+    """A p-value in [0, 1]; NaN (an undefined test) counts as 1, never as significant."""
+    if p is None or not np.isfinite(p):
+        return 1.0
+    return min(1.0, max(0.0, float(p)))
 
 
 def _passes(candidate: Candidate, q: float) -> bool:
@@ -211,15 +218,22 @@ def _passes(candidate: Candidate, q: float) -> bool:
     return candidate.test.p_value is None or (candidate.test.p_adjusted is not None and candidate.test.p_adjusted <= q)
 
 
+# Types that describe the same shape of a series: a step over the whole table shows as a trend in a subspace.
+_FAMILIES = {"trend": "shape", "change_point": "shape"}
+
+
 def _merge(passed: list[Candidate]) -> list[Candidate]:
-    """A subspace finding that the whole table already shows (same type, columns and direction) is dropped;
-    so is the weaker of two findings on the same columns of one subspace."""
-    whole = {c.key: c for c in passed if c.subspace is None}
+    """A subspace finding that the whole table already shows (same type — or shape family — columns and
+    direction) is dropped; so is the weaker of two findings on the same key in one subspace."""
+    whole: dict[tuple[object, ...], list[Candidate]] = defaultdict(list)
+    for c in passed:
+        if c.subspace is None:
+            whole[(_FAMILIES.get(c.type, c.type), tuple(c.columns))].append(c)
     best: dict[tuple[object, ...], Candidate] = {}
     for candidate in passed:
         if candidate.subspace is not None:
-            same = whole.get(candidate.key)
-            if same is not None and same.direction == candidate.direction:
+            family = (_FAMILIES.get(candidate.type, candidate.type), tuple(candidate.columns))
+            if any(same.direction == candidate.direction for same in whole.get(family, [])):
                 continue
         slot = (candidate.key, candidate.subspace)
         if (
@@ -228,6 +242,20 @@ def _merge(passed: list[Candidate]) -> list[Candidate]:
         ):
             best[slot] = candidate
     return list(best.values())
+
+
+def _unique_ids(insights: list[Insight]) -> list[Insight]:
+    """Two findings on the same columns by different tests get ids told apart by the test's name."""
+    counts: dict[str, int] = defaultdict(int)
+    for insight in insights:
+        counts[insight.id] += 1
+    out = []
+    for insight in insights:
+        if counts[insight.id] > 1:
+            slug = re.sub(r"[^a-z0-9]+", "-", insight.test.name.lower()).strip("-")
+            insight = insight.model_copy(update={"id": f"{insight.id}#{slug}"})
+        out.append(insight)
+    return out
 
 
 def _weight(candidate: Candidate) -> float:

@@ -26,7 +26,7 @@ from insight.analysis.insights.model import InsightTest
 
 MIN_SIBLINGS = 3
 
-_Group = tuple[tuple[str, tuple[str, ...]], str]
+_Group = tuple[tuple[str, tuple[str, ...], str], str]
 
 
 def derive(passed: list[Candidate], all_candidates: list[Candidate]) -> list[Candidate]:
