@@ -180,7 +180,10 @@ class AnalysisSettings(BaseModel):
         default=0.05, gt=0.0, lt=1.0, description="false-discovery rate controlled (Benjamini–Hochberg) over all tests"
     )
     insight_budget_s: float = Field(
-        default=2.0, gt=0.0, description="seconds the engine may spend searching one-filter subspaces"
+        default=2.5,
+        gt=0.0,
+        description="seconds for the insight engine: the whole table is always searched, one-filter subspaces "
+        "while time is left",
     )
     min_subspace_rows: int = Field(default=30, ge=5, description="rows a subspace needs to be searched")
     prompt_version: int | None = Field(default=None, description="narration prompt version (default: latest)")

@@ -138,6 +138,19 @@ def _candidate(view: TableView, left: str, right: str, r: float, rho: float, n: 
     p = max(p_value(r, n), p_value(rho, n))
     strength = max(abs(r), abs(rho))
     reportable = strength >= MIN_ABS_R and (r > 0) == (rho > 0)
+    test = InsightTest(name="pearson+spearman", statistic=r, p_value=p, effect_name="|r|", effect_size=strength)
+    if not reportable:  # counted in the FDR control, never shown: no figures, statement or chart to build
+        return Candidate(
+            type="correlation",
+            columns=[left, right],
+            statement="",
+            values=[],
+            test=test,
+            strength=strength,
+            reportable=False,
+            expression="",
+            direction=1 if r > 0 else -1,
+        )
     word = "positively" if r > 0 else "negatively"
     values = [
         num("pearson_r", round(r, 2), f"Pearson correlation of {left} and {right}"),
@@ -148,17 +161,15 @@ def _candidate(view: TableView, left: str, right: str, r: float, rho: float, n: 
         f"{left} and {right} are {word} correlated{view.where()} "
         f"(Pearson r = {values[0].text}, Spearman ρ = {values[1].text}, n = {values[2].text})."
     )
-    chart = None
-    if reportable:
-        chart = scatter_chart(f"{left} against {right}", left, right, view.frame[[left, right]].dropna())
+    chart = scatter_chart(f"{left} against {right}", left, right, view.frame[[left, right]].dropna())
     return Candidate(
         type="correlation",
         columns=[left, right],
         statement=statement,
         values=values,
-        test=InsightTest(name="pearson+spearman", statistic=r, p_value=p, effect_name="|r|", effect_size=strength),
+        test=test,
         strength=strength,
-        reportable=reportable,
+        reportable=True,
         expression=f"{view.df()}{col(left)}.corr({view.df()}{col(right)}), "
         f"{view.df()}{col(left)}.corr({view.df()}{col(right)}, method='spearman')",
         chart=chart,

@@ -72,14 +72,32 @@ def default_finders() -> dict[str, Finder]:
 
 def default_derivers() -> dict[str, Deriver]:
     """Findings made of other findings (exceptions across sibling subspaces), by name."""
-    return {"category_outlier": category_outlier.prefer_outliers, "exceptions": exceptions.derive}
+    return {
+        "category_outlier": category_outlier.prefer_outliers,
+        "explained_outliers": explained_outliers,
+        "exceptions": exceptions.derive,
+    }
+
+
+# Findings that split a measure into levels (by group, by period, by season, before/after a step).
+_LEVELS = frozenset(
+    {"group_difference", "category_outlier", "period_comparison", "seasonality", "change_point", "trend"}
+)
+
+
+def explained_outliers(passed: list[Candidate], _all: list[Candidate]) -> list[Candidate]:
+    """Drop an ``outliers`` count on a measure whose levels a passed finding already explains: with one
+    group, year or season shifted, its records sit far from the overall median without being anomalies
+    (the planted-pattern evaluation counted those as false findings). The ``extreme`` value stays."""
+    levelled = {c.columns[-1] for c in passed if c.subspace is None and c.type in _LEVELS}
+    return [c for c in passed if not (c.type == "outliers" and c.subspace is None and c.columns[-1] in levelled)]
 
 
 @dataclass(frozen=True)
 class EngineSettings:
     top_k: int = 8
     fdr_q: float = 0.05
-    time_budget_s: float = 2.0
+    time_budget_s: float = 2.5
     min_subspace_rows: int = 30
     min_subspace_share: float = 0.05
 
@@ -106,7 +124,7 @@ class InsightEngine:
 
     def run(self, frame: pd.DataFrame, question: str | None = None, notes: Sequence[str] = ()) -> InsightReport:
         started = time.perf_counter()
-        # The whole table is always searched completely; the budget bounds the subspace search that follows.
+        # The whole table is always searched completely; the subspace search gets what is left of the budget.
         issues = quality.assess(frame)
         suppressed = quality.suppressed_columns(issues)
         roles = _without(column_roles(frame), suppressed)
@@ -114,7 +132,7 @@ class InsightEngine:
         whole = TableView(frame, roles)
         for finder in self.finders.values():
             search.candidates.extend(finder(whole))
-        self._subspaces(frame, roles, time.perf_counter() + self.settings.time_budget_s, search)
+        self._subspaces(frame, roles, started + self.settings.time_budget_s, search)
         tested = _adjust(search.candidates)
         passed = [c for c in search.candidates if _passes(c, self.settings.fdr_q)]
         for derive in self.derivers.values():

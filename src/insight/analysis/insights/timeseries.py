@@ -410,6 +410,5 @@ def per_word(period: PeriodName) -> str:
 
 
 def chart_rows(found: Series) -> list[dict[str, object]]:
-    return [
-        {"period": label, found.measure: float(value)} for label, value in zip(found.labels, found.values, strict=True)
-    ]
+    values: list[float] = found.values.astype("float64").tolist()
+    return [{"period": label, found.measure: value} for label, value in zip(found.labels, values, strict=True)]
