@@ -37,7 +37,8 @@ class Candidate:
     reportable: bool
     """The effect is large enough to be worth saying (significance is decided afterwards, over all tests)."""
     expression: str
-    chart: dict[str, Any] | None = None
+    chart: dict[str, Any] | Callable[[], dict[str, Any]] | None = None
+    """The Vega-Lite spec, or a function that draws it (called only for the findings that are returned)."""
     direction: int = 0
     """+1 / −1 where the finding has a sign (a rising trend, a positive correlation), else 0."""
     coverage: float = 1.0

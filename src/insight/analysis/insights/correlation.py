@@ -10,6 +10,7 @@ finding worth reporting.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 from scipy import special, stats
@@ -161,7 +162,11 @@ def _candidate(view: TableView, left: str, right: str, r: float, rho: float, n: 
         f"{left} and {right} are {word} correlated{view.where()} "
         f"(Pearson r = {values[0].text}, Spearman ρ = {values[1].text}, n = {values[2].text})."
     )
-    chart = scatter_chart(f"{left} against {right}", left, right, view.frame[[left, right]].dropna())
+    frame = view.frame
+
+    def chart() -> dict[str, Any]:
+        return scatter_chart(f"{left} against {right}", left, right, frame[[left, right]].dropna())
+
     return Candidate(
         type="correlation",
         columns=[left, right],

@@ -302,7 +302,7 @@ def _insight(candidate: Candidate, issues: list[QualityIssue]) -> Insight:
         impact=round(impact, 4),
         score=round(_significance(candidate) * impact, 4),
         expression=candidate.expression,
-        chart=candidate.chart,
+        chart=candidate.chart() if callable(candidate.chart) else candidate.chart,
         caveats=[*candidate.caveats, *quality.caveats_for(candidate.columns, issues)],
     )
 
