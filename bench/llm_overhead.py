@@ -41,11 +41,14 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+# Twelve months: enough rows for the insight engine to find (and the model to narrate) a correlation and a
+# trend; with fewer there is no finding and the service answers with its template, never calling the model.
 CSV = (
     "month,revenue,units,region\n"
     "2025-01-01,200.5,31,EMEA\n2025-02-01,208.1,33,APAC\n2025-03-01,215.9,35,EMEA\n"
     "2025-04-01,224.0,36,APAC\n2025-05-01,231.7,38,EMEA\n2025-06-01,240.2,41,APAC\n"
-    "2025-07-01,247.8,42,EMEA\n2025-08-01,256.3,44,APAC\n"
+    "2025-07-01,247.8,42,EMEA\n2025-08-01,256.3,44,APAC\n2025-09-01,263.1,45,EMEA\n"
+    "2025-10-01,270.9,47,APAC\n2025-11-01,279.4,49,EMEA\n2025-12-01,288.0,52,APAC\n"
 )
 
 
@@ -53,8 +56,17 @@ CSV = (
 
 
 def _arguments_for(tool: dict[str, Any]) -> dict[str, Any]:
-    """Arguments that fit the tool's JSON schema (AnalysisResult's fields, or a minimal generic fill)."""
-    properties = (tool.get("function") or {}).get("parameters", {}).get("properties", {})
+    """Arguments that fit the tool's JSON schema (a NarrationPlan that refers to the first finding, or a
+    minimal generic fill)."""
+    function = tool.get("function") or {}
+    if function.get("name") == "NarrationPlan":
+        return {
+            "lead": [1],
+            "summary": "The leading finding holds ({1.n} rows).",
+            "key_points": [{"insight": 1, "wording": "The first finding, over {1.n} rows."}],
+            "recommendations": ["Keep tracking the monthly trend."],
+        }
+    properties = function.get("parameters", {}).get("properties", {})
     known: dict[str, Any] = {
         "summary": "Revenue rose every month, from 200.5 to 256.3.",
         "key_points": ["Revenue rose from 200.5 to 256.3.", "Units rose from 31 to 44."],
@@ -160,7 +172,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float) 
 def table(client: int, request: int | None) -> str:
     """The bench's CSV with the units of its last row made unique to (client, request)."""
     tag = client * 1_000_000 + (request or 0)
-    return CSV.replace("256.3,44,APAC", f"256.3,{44 + tag},APAC")
+    return CSV.replace("288.0,52,APAC", f"288.0,{52 + tag},APAC")
 
 
 async def load(
@@ -240,6 +252,9 @@ def main() -> int:
             wait_until_up(f"http://127.0.0.1:{mock_port}/", mock, 10.0)
             base = f"http://127.0.0.1:{api_port}"
             wait_until_up(f"{base}/health", service, 60.0)
+            probe = httpx.post(f"{base}/api/v1/analyze", json={"csv": CSV}, timeout=30).json()["meta"]
+            if probe["narrator"] != "model":  # else the bench would time the template, not the model's path
+                raise SystemExit(f"the service did not narrate with the mock: {probe['narrator_reason']}")
             if args.warmup > 0:
                 asyncio.run(load(base, args.clients, args.warmup, args.distinct))
             processes = {
