@@ -179,7 +179,7 @@ def ingest(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from insight.rag.ingest import IngestReport
-    from insight.rag.service import documents_from_file
+    from insight.rag.sources import documents_from_file
 
     settings = load_settings()
     files = _files_under(paths)

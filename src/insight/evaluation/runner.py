@@ -303,7 +303,7 @@ class Evaluator:
         """Ingest the suite's corpus into its collection (unchanged documents are skipped: a re-run is cheap)."""
         from insight.rag.ingest import SourceDocument
         from insight.rag.loaders import SUPPORTED_EXTENSIONS, LoadedDocument
-        from insight.rag.service import documents_from_file
+        from insight.rag.sources import documents_from_file
         from insight.reader import walk_folder
 
         assert suite.collection is not None

@@ -19,8 +19,7 @@ from insight.rag.hybrid import HybridSearcher
 from insight.rag.ingest import Ingestor, IngestReport, Progress, SourceDocument
 from insight.rag.protocols import CollectionInfo, Embedder, Metadata, VectorStore
 from insight.rag.search import Filters, Mode, SearchHit
-from insight.rag.sources import check_metadata as check_metadata
-from insight.rag.sources import documents_from_file as documents_from_file
+from insight.rag.sources import documents_from_file
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

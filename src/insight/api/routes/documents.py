@@ -26,7 +26,8 @@ from insight.api.schemas.rag import (
 from insight.errors import FieldProblem, InvalidInput, PayloadTooLarge, UnsupportedFileType
 from insight.rag.ingest import IngestReport, SourceDocument
 from insight.rag.loaders import SUPPORTED_EXTENSIONS, LoadedDocument
-from insight.rag.service import RagService, check_metadata
+from insight.rag.service import RagService
+from insight.rag.sources import check_metadata
 from insight.rag.store import CollectionInfo
 
 router = APIRouter(prefix="/api/v1/collections", tags=["documents"])
