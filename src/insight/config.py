@@ -191,6 +191,7 @@ class AnalysisSettings(BaseModel):
         default=256, ge=0, description="parsed tables and their insights kept by content for repeat requests (0: off)"
     )
 
+
 class TrackingSettings(BaseModel):
     """MLflow: a SQLite file by default, a tracking server by setting ``uri``."""
 
