@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from insight.analysis.insights.model import DESCRIPTIVE_TYPES, INSIGHT_TYPES
 from insight.errors import SuiteInvalid, SuiteNotFound
 from insight.yamlfile import load_yaml_model
 
@@ -35,20 +36,7 @@ JUDGE_METRICS = frozenset({"judge_faithfulness", "judge_relevance"})
 # kind insights: recall.<type> and precision.<type> for every insight type, plus these (evaluation/planted.py)
 INSIGHTS_METRICS = frozenset({"recall", "precision", "null_rate", "distractor_share", "latency_p50", "latency_p95"})
 _PER_TYPE = re.compile(r"^(recall|precision)\.([a-z_]+)$")
-PLANTED_TYPES: tuple[str, ...] = (
-    "dominance",
-    "concentration",
-    "category_outlier",
-    "group_difference",
-    "correlation",
-    "trend",
-    "seasonality",
-    "change_point",
-    "period_comparison",
-    "extreme",
-    "outliers",
-    "exception",
-)
+PLANTED_TYPES: tuple[str, ...] = tuple(t for t in INSIGHT_TYPES if t not in DESCRIPTIVE_TYPES)
 """The tested insight types planted by evaluation/planted.py (the descriptive ones state and test nothing)."""
 LOWER_IS_BETTER = frozenset(
     {"latency_p50", "latency_p95", "input_tokens", "output_tokens"} | {"null_rate", "distractor_share"}

@@ -22,7 +22,6 @@ import numpy as np
 from scipy import stats
 
 from insight.analysis.insights.base import (
-    MAX_DIMENSION_VALUES,
     MIN_GROUP_ROWS,
     Candidate,
     TableView,
@@ -31,11 +30,11 @@ from insight.analysis.insights.base import (
     num,
 )
 from insight.analysis.insights.groupstats import (
-    category_dimensions,
     group_name,
-    group_stats,
     groupby_expr,
+    kept_groups,
     p_text,
+    per_pair,
 )
 from insight.analysis.insights.model import InsightTest
 
@@ -59,26 +58,15 @@ def robust_z(means: np.ndarray) -> np.ndarray:
 
 
 def find(view: TableView) -> list[Candidate]:
-    out: list[Candidate] = []
-    for dimension in category_dimensions(view, min_values=MIN_GROUPS):
-        for measure in group_stats(view, dimension).measures:
-            if view.expired():
-                return out
-            candidate = _test(view, dimension, measure)
-            if candidate is not None:
-                out.append(candidate)
-    return out
+    return per_pair(view, _test, min_values=MIN_GROUPS)
 
 
 def _test(view: TableView, dimension: str, measure: str) -> Candidate | None:
-    gs = group_stats(view, dimension)
-    stats_m = gs.by_measure[measure]
-    keep = stats_m.count >= MIN_GROUP_ROWS
-    k = int(keep.sum())
-    if not MIN_GROUPS <= k <= MAX_DIMENSION_VALUES:
+    groups = kept_groups(view, dimension, measure, min_groups=MIN_GROUPS)
+    if groups is None:
         return None
-    labels = [name for name, kept in zip(gs.labels, keep, strict=True) if kept]
-    count, mean, var = stats_m.count[keep], stats_m.mean[keep], stats_m.var[keep]
+    labels, count, mean, var = groups.labels, groups.count, groups.mean, groups.var
+    k = len(labels)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
         return None
     z = robust_z(mean)

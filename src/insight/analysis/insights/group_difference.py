@@ -25,7 +25,6 @@ import numpy as np
 from scipy import special, stats
 
 from insight.analysis.insights.base import (
-    MAX_DIMENSION_VALUES,
     MIN_GROUP_ROWS,
     Candidate,
     TableView,
@@ -34,12 +33,12 @@ from insight.analysis.insights.base import (
     num,
 )
 from insight.analysis.insights.groupstats import (
-    category_dimensions,
     group_arrays,
     group_name,
-    group_stats,
     groupby_expr,
+    kept_groups,
     p_text,
+    per_pair,
 )
 from insight.analysis.insights.model import InsightTest
 
@@ -91,27 +90,15 @@ def kruskal_wallis(groups: list[np.ndarray]) -> tuple[float, float]:
 
 
 def find(view: TableView) -> list[Candidate]:
-    out: list[Candidate] = []
-    for dimension in category_dimensions(view):
-        gs = group_stats(view, dimension)
-        for measure in gs.measures:
-            if view.expired():
-                return out
-            candidate = _test(view, dimension, measure)
-            if candidate is not None:
-                out.append(candidate)
-    return out
+    return per_pair(view, _test)
 
 
 def _test(view: TableView, dimension: str, measure: str) -> Candidate | None:
-    gs = group_stats(view, dimension)
-    stats_m = gs.by_measure[measure]
-    keep = stats_m.count >= MIN_GROUP_ROWS
-    k = int(keep.sum())
-    if not 2 <= k <= MAX_DIMENSION_VALUES:
+    groups = kept_groups(view, dimension, measure, min_groups=2)
+    if groups is None:
         return None
-    labels = [name for name, kept in zip(gs.labels, keep, strict=True) if kept]
-    count, mean, var = stats_m.count[keep], stats_m.mean[keep], stats_m.var[keep]
+    labels, count, mean, var, keep = groups.labels, groups.count, groups.mean, groups.var, groups.keep
+    k = len(labels)
     rows = int(count.sum())
     if not np.all(np.isfinite(var)) or float(var.max()) <= 0:
         return None  # constant within every group: nothing to test against

@@ -6,12 +6,13 @@ per (dimension, measure) pair, so the tests run on aggregates however many rows 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from insight.analysis.insights.base import MAX_DIMENSION_VALUES, TableView
+from insight.analysis.insights.base import MAX_DIMENSION_VALUES, MIN_GROUP_ROWS, Candidate, TableView
 from insight.analysis.insights.model import InsightValue
 from insight.analysis.profile import column_kind, fmt
 
@@ -170,3 +171,40 @@ def p_text(p: float) -> InsightValue:
         return InsightValue(key="p_value", value=0.001, text="p < 0.001", what="p-value (upper bound), before FDR")
     shown = round(p, 3)
     return InsightValue(key="p_value", value=shown, text=f"p = {fmt(shown)}", what="p-value, before FDR")
+
+
+@dataclass(frozen=True)
+class KeptGroups:
+    """One measure's groups of at least MIN_GROUP_ROWS rows: labels, counts, means, variances, and the mask."""
+
+    labels: list[str]
+    count: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    keep: np.ndarray
+
+
+def kept_groups(view: TableView, dimension: str, measure: str, *, min_groups: int) -> KeptGroups | None:
+    """The groups a test may use, or None when fewer than ``min_groups`` (or over MAX_DIMENSION_VALUES) remain."""
+    gs = group_stats(view, dimension)
+    stats_m = gs.by_measure[measure]
+    keep = stats_m.count >= MIN_GROUP_ROWS
+    if not min_groups <= int(keep.sum()) <= MAX_DIMENSION_VALUES:
+        return None
+    labels = [name for name, kept in zip(gs.labels, keep, strict=True) if kept]
+    return KeptGroups(labels, stats_m.count[keep], stats_m.mean[keep], stats_m.var[keep], keep)
+
+
+def per_pair(
+    view: TableView, test: Callable[[TableView, str, str], Candidate | None], *, min_values: int = 2
+) -> list[Candidate]:
+    """``test`` on every (dimension, measure) pair of the category dimensions, until the view's time is up."""
+    out: list[Candidate] = []
+    for dimension in category_dimensions(view, min_values=min_values):
+        for measure in group_stats(view, dimension).measures:
+            if view.expired():
+                return out
+            candidate = test(view, dimension, measure)
+            if candidate is not None:
+                out.append(candidate)
+    return out

@@ -15,6 +15,7 @@ still count their test).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -114,6 +115,23 @@ def finite(candidates: list[Candidate]) -> list[Candidate]:
     return [
         c for c in candidates if (c.test.p_value is None or np.isfinite(c.test.p_value)) and np.isfinite(c.strength)
     ]
+
+
+def per_series(view: TableView, build: Callable[[TableView, Series], Candidate | None]) -> list[Candidate]:
+    """``build`` on each measure's per-period series (constant series skipped), finite results only; overflow
+    on extreme magnitudes drops the test rather than raising."""
+    out: list[Candidate] = []
+    with np.errstate(all="ignore"):
+        for measure in view.roles.measures:
+            if view.expired():
+                break
+            found = series(view, measure)
+            if found is None or np.ptp(found.values) == 0:
+                continue
+            candidate = build(view, found)
+            if candidate is not None:
+                out.append(candidate)
+    return finite(out)
 
 
 def numeric(view: TableView) -> pd.DataFrame:

@@ -35,22 +35,7 @@ LIGHT_P = 0.25
 
 
 def find(view: TableView) -> list[Candidate]:
-    with np.errstate(all="ignore"):  # overflow on extreme magnitudes: such tests are dropped, not raised
-        return timeseries.finite(_find(view))
-
-
-def _find(view: TableView) -> list[Candidate]:
-    out: list[Candidate] = []
-    for measure in view.roles.measures:
-        if view.expired():
-            break
-        found = timeseries.series(view, measure)
-        if found is None or np.ptp(found.values) == 0:
-            continue
-        candidate = _trend(view, found)
-        if candidate is not None:
-            out.append(candidate)
-    return out
+    return timeseries.per_series(view, _trend)
 
 
 def mann_kendall(values: np.ndarray) -> tuple[float, float]:
