@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request
+from pydantic import BaseModel, ValidationError
 
 from insight.errors import FieldProblem, InvalidInput, PayloadTooLarge
 
@@ -27,6 +28,19 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidInput([FieldProblem(("body",), "body must be a JSON object", "model_attributes_type")])
     return payload
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], payload: dict[str, Any]) -> M:
+    """``payload`` as ``model``, or ``InvalidInput`` naming each bad field under ``body``."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInput(
+            [FieldProblem(("body", *err["loc"]), err["msg"], err["type"]) for err in exc.errors()]
+        ) from exc
 
 
 def required_field(payload: dict[str, Any], name: str) -> Any:

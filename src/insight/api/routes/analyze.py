@@ -17,7 +17,7 @@ import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from insight.analysis import (
@@ -32,7 +32,7 @@ from insight.analysis import (
     parse_records,
 )
 from insight.analysis.cache import profile_key
-from insight.api.body import read_json_object
+from insight.api.body import read_json_object, validated
 from insight.api.deps import AUTH_RESPONSES, AnalyzeCaller, ServicesDep
 from insight.errors import FieldProblem, InsightError, InvalidInput, PayloadTooLarge, UnsupportedFileType
 
@@ -131,12 +131,7 @@ class _Posted:
 
 async def _parse_json(request: Request, services: ServicesDep) -> _Posted:
     payload = await read_json_object(request, services.settings.analysis.max_bytes)
-    try:
-        body = AnalyzeRequest.model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidInput(
-            [FieldProblem(("body", *err["loc"]), err["msg"], err["type"]) for err in exc.errors()]
-        ) from exc
+    body = validated(AnalyzeRequest, payload)
     if (body.data is None) == (body.csv is None):
         raise InvalidInput([FieldProblem(("body",), "send exactly one of 'data' (records) or 'csv'", "value_error")])
     limits = _limits(services)

@@ -8,10 +8,9 @@ from typing import Any
 import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from insight.api.body import read_json_object
+from insight.api.body import read_json_object, validated
 from insight.api.deps import CollectionReader, CollectionWriter, PrincipalDep, RagDep, SettingsDep
 from insight.api.openapi import request_body
 from insight.api.schemas.rag import (
@@ -138,12 +137,7 @@ async def ingest_documents(
 
 
 async def _ingest_texts(name: str, payload: dict[str, Any], rag: RagService) -> IngestReport:
-    try:
-        body = TextDocuments.model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidInput(
-            [FieldProblem(("body", *err["loc"]), err["msg"], err["type"]) for err in exc.errors()]
-        ) from exc
+    body = validated(TextDocuments, payload)
     documents = []
     for i, doc in enumerate(body.documents):
         try:
