@@ -127,6 +127,7 @@ def test_oversize_upload_is_413(api: TestClient) -> None:
         ({"documents": []}, "at least 1 item"),
         ({"documents": [{"id": "a", "text": ""}]}, "at least 1 character"),
         ({"documents": [{"id": "a", "text": "t", "metadata": {"doc_id": "x"}}]}, "reserved field name"),
+        ({"documents": [{"id": "a", "text": "t", "metadata": {"": "x"}}]}, "must not be empty"),
         ({"documents": [{"id": "a", "text": "t", "metadata": {"tags": ["x"]}}]}, "metadata"),
     ],
 )

@@ -37,11 +37,12 @@ from tests.llm.fakes import SchemaAwareFake
 
 EXAMPLES_PER_OPERATION = 25
 # One set of tool arguments that fits every structured output the routes ask for (each schema ignores
-# the others' fields): the analysis result, and /ask's passage choice and cited answer.
+# the others' fields): the analysis narration plan, and /ask's passage choice and cited answer.
 TOOL_ARGS: dict[str, Any] = {
-    "summary": "Revenue grew.",
-    "key_points": ["It grew."],
-    "confidence": 0.5,
+    "lead": [1],
+    "summary": "Revenue grows with units (n = {1.n}).",
+    "key_points": [{"insight": 1, "wording": "Revenue grows with units over {1.n} rows."}],
+    "recommendations": [],
     "passages": [1],
     "answer": "Refunds are paid within 30 days.",
 }
@@ -112,9 +113,13 @@ def test_the_app_under_test_answers_past_the_model() -> None:
     with TestClient(_deferred.target, headers=_admin_key) as client:
         asked = client.post("/api/v1/ask", json={"collection": "handbook", "question": "How long do refunds take?"})
         assert asked.status_code == 200 and asked.json()["citations"][0]["doc_id"] == "refunds", asked.text
-        table = {"data": [{"month": "2026-01-01", "revenue": 100.0}, {"month": "2026-02-01", "revenue": 120.0}]}
+        units = [12, 45, 33, 27, 19, 41, 38, 22, 15, 30, 44, 26]
+        table = {"data": [{"units": u, "revenue": u * 10.0 + (i % 3)} for i, u in enumerate(units)]}
         analyzed = client.post("/api/v1/analyze", json=table)
-        assert analyzed.status_code == 200 and analyzed.json()["result"]["summary"] == "Revenue grew.", analyzed.text
+        assert analyzed.status_code == 200, analyzed.text
+        body = analyzed.json()
+        assert body["meta"]["narrator"] == "model", body["meta"]
+        assert body["result"]["summary"].endswith("Revenue grows with units (n = 12)."), body["result"]
 
 
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]

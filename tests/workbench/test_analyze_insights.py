@@ -450,7 +450,7 @@ def test_the_real_route_streams_cards_with_charts_and_the_model_narration(page: 
 
     summary = page.locator("#result .summary")
     expect(summary).to_contain_text("Revenue and units move together (Pearson r = ")
-    link = summary.locator("a.figure").first
+    link = summary.locator("a.figure:not([data-insight='overview'])").first  # an insight card, not the overview
     target = link.get_attribute("data-insight")
     card = page.locator(f'[id="insight-{target}"]')
     value = card.locator(f'.value[data-key="{link.get_attribute("data-value-key")}"]')

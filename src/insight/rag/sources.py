@@ -53,17 +53,20 @@ def holds_records(data: bytes, suffix: str, label: str) -> bool:
 
 
 def check_metadata(metadata: Metadata) -> None:
-    """``InvalidInput`` when caller metadata would overwrite a field ingestion sets."""
+    """``InvalidInput`` when caller metadata would overwrite a field ingestion sets, or has an empty key (the
+    vector store refuses those)."""
     reserved = sorted(set(metadata) & RESERVED_FIELDS)
     if reserved:
         raise InvalidInput(
             [FieldProblem(("body", "metadata", key), "is a reserved field name", "value_error") for key in reserved]
         )
+    if "" in metadata:
+        raise InvalidInput([FieldProblem(("body", "metadata", ""), "a metadata key must not be empty", "value_error")])
 
 
 def _scalar_metadata(raw: dict[str, Any]) -> Metadata:
     return {
         key: value
         for key, value in raw.items()
-        if isinstance(value, str | int | float | bool) and key not in RESERVED_FIELDS
+        if key and isinstance(value, str | int | float | bool) and key not in RESERVED_FIELDS
     }
