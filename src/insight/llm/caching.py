@@ -188,13 +188,23 @@ class CachingLLMClient(LLMClient):
         latency = round((time.perf_counter() - started) * 1000.0, 1)
         self.store.put(key, {"result": result.model_dump(mode="json"), "latency_ms": latency})
 
-    async def ainvoke(self, value: LanguageModelInput, **kwargs: Any) -> AIMessage:
-        key = self._invoke_key(value, kwargs)
+    def _replay_message(self, key: str) -> AIMessage | None:
         found = self._lookup(key)
         message = self._message(found) if found is not None else None
         if found is not None and message is not None:
             self._replayed(found)
-        else:
+        return message
+
+    def _replay_result(self, key: str, schema: type[T]) -> T | None:
+        found = self._lookup(key)
+        result = self._result(found, schema) if found is not None else None
+        if found is not None and result is not None:
+            self._replayed(found)
+        return result
+
+    async def ainvoke(self, value: LanguageModelInput, **kwargs: Any) -> AIMessage:
+        key = self._invoke_key(value, kwargs)
+        if (message := self._replay_message(key)) is None:
             started = time.perf_counter()
             message = await super().ainvoke(value, **kwargs)
             self._record_message(key, message, started)
@@ -202,11 +212,7 @@ class CachingLLMClient(LLMClient):
 
     def invoke(self, value: LanguageModelInput, **kwargs: Any) -> AIMessage:
         key = self._invoke_key(value, kwargs)
-        found = self._lookup(key)
-        message = self._message(found) if found is not None else None
-        if found is not None and message is not None:
-            self._replayed(found)
-        else:
+        if (message := self._replay_message(key)) is None:
             started = time.perf_counter()
             message = super().invoke(value, **kwargs)
             self._record_message(key, message, started)
@@ -216,11 +222,7 @@ class CachingLLMClient(LLMClient):
         self, value: LanguageModelInput, schema: type[T], params: Mapping[str, Any] | None = None
     ) -> T:
         key = self._structured_key(value, schema, params)
-        found = self._lookup(key)
-        result = self._result(found, schema) if found is not None else None
-        if found is not None and result is not None:
-            self._replayed(found)
-        else:
+        if (result := self._replay_result(key, schema)) is None:
             started = time.perf_counter()
             result = await super().astructured(value, schema, params)
             self._record_result(key, result, started)
@@ -228,11 +230,7 @@ class CachingLLMClient(LLMClient):
 
     def structured(self, value: LanguageModelInput, schema: type[T], params: Mapping[str, Any] | None = None) -> T:
         key = self._structured_key(value, schema, params)
-        found = self._lookup(key)
-        result = self._result(found, schema) if found is not None else None
-        if found is not None and result is not None:
-            self._replayed(found)
-        else:
+        if (result := self._replay_result(key, schema)) is None:
             started = time.perf_counter()
             result = super().structured(value, schema, params)
             self._record_result(key, result, started)
