@@ -55,6 +55,22 @@ def analysis_suite(folder: Path, targets: list[dict[str, Any]], **extra: Any) ->
     return load_suite_file(write_suite(folder, **(fields | extra)))
 
 
+def ask_suite(folder: Path, name: str, version: int, corpus: Path, qa_dataset: Path, **fields: Any) -> LoadedSuite:
+    """An ask suite over the test corpus, answering with rag_answer ``version``."""
+    return load_suite_file(
+        write_suite(
+            folder / "suites",
+            name=name,
+            kind="ask",
+            prompt={"name": "rag_answer", "versions": [version]},
+            dataset={"path": qa_dataset},
+            collection="ci-docs",
+            corpus=corpus,
+            **fields,
+        )
+    )
+
+
 def test_gate_passes_reachable_targets_and_fails_an_unreachable_one(
     make_evaluator: MakeEvaluator, tmp_path: Path
 ) -> None:
@@ -142,19 +158,15 @@ def test_a_rerun_reads_the_cache_and_gives_the_same_result(make_evaluator: MakeE
 def test_ask_scores_citations_against_gold_documents(
     make_evaluator: MakeEvaluator, tmp_path: Path, corpus: Path, qa_dataset: Path
 ) -> None:
-    loaded = load_suite_file(
-        write_suite(
-            tmp_path / "suites",
-            name="ask-ci",
-            kind="ask",
-            prompt={"name": "rag_answer", "versions": [1]},
-            dataset={"path": qa_dataset},
-            collection="ci-docs",
-            corpus=corpus,
-            top_k=3,
-            metrics=["citation_precision", "citation_recall", "answer_f1", "found_rate", "ndcg@3", "input_tokens"],
-            targets=[{"metric": "citation_recall", "op": ">=", "value": 0.5}],
-        )
+    loaded = ask_suite(
+        tmp_path,
+        "ask-ci",
+        1,
+        corpus,
+        qa_dataset,
+        top_k=3,
+        metrics=["citation_precision", "citation_recall", "answer_f1", "found_rate", "ndcg@3", "input_tokens"],
+        targets=[{"metric": "citation_recall", "op": ">=", "value": 0.5}],
     )
     evaluator, model = make_evaluator(citing_answerer)
     (result,) = run(evaluator, loaded)
@@ -182,19 +194,15 @@ def test_a_failing_judge_leaves_its_metrics_unmeasured(
             raise TimeoutError("judge too slow")
         return citing_answerer(messages)
 
-    loaded = load_suite_file(
-        write_suite(
-            tmp_path / "suites",
-            name="ask-judge",
-            kind="ask",
-            prompt={"name": "rag_answer", "versions": [1]},
-            dataset={"path": qa_dataset},
-            collection="ci-docs",
-            corpus=corpus,
-            metrics=["citation_precision", "judge_faithfulness", "judge_relevance"],
-            targets=[{"metric": "judge_faithfulness", "op": ">=", "value": 0.5}],
-            max_unmeasured=0.3,
-        )
+    loaded = ask_suite(
+        tmp_path,
+        "ask-judge",
+        1,
+        corpus,
+        qa_dataset,
+        metrics=["citation_precision", "judge_faithfulness", "judge_relevance"],
+        targets=[{"metric": "judge_faithfulness", "op": ">=", "value": 0.5}],
+        max_unmeasured=0.3,
     )
     evaluator, _ = make_evaluator(answer_but_no_judge)
     (result,) = run(evaluator, loaded)
@@ -296,19 +304,15 @@ def test_ask_with_rag_answer_v2_chooses_passages_first_as_the_service_does(
         first = re.search(r"^\[1\] (.+)$", str(messages[-1].content), flags=re.MULTILINE)
         return AIMessage(content=first.group(1)[:80] if first else "nothing")  # no [n] marker written
 
-    loaded = load_suite_file(
-        write_suite(
-            tmp_path / "suites",
-            name="ask-v2",
-            kind="ask",
-            prompt={"name": "rag_answer", "versions": [2]},
-            dataset={"path": qa_dataset},
-            collection="ci-docs",
-            corpus=corpus,
-            top_k=3,
-            metrics=["citation_precision", "citation_recall", "found_rate", "ndcg@3"],
-            targets=[{"metric": "citation_recall", "op": ">=", "value": 0.5}],
-        )
+    loaded = ask_suite(
+        tmp_path,
+        "ask-v2",
+        2,
+        corpus,
+        qa_dataset,
+        top_k=3,
+        metrics=["citation_precision", "citation_recall", "found_rate", "ndcg@3"],
+        targets=[{"metric": "citation_recall", "op": ">=", "value": 0.5}],
     )
     evaluator, model = make_evaluator(choose_then_answer)
     (result,) = run(evaluator, loaded)
@@ -342,18 +346,8 @@ def test_the_judge_sees_the_passages_the_answer_was_written_from(
             return tool_reply({"passages": [1]}, name="PassageChoice")
         return AIMessage(content="From the first passage.")
 
-    loaded = load_suite_file(
-        write_suite(
-            tmp_path / "suites",
-            name="ask-judged-v2",
-            kind="ask",
-            prompt={"name": "rag_answer", "versions": [2]},
-            dataset={"path": qa_dataset},
-            collection="ci-docs",
-            corpus=corpus,
-            top_k=3,
-            metrics=["citation_precision", "judge_faithfulness"],
-        )
+    loaded = ask_suite(
+        tmp_path, "ask-judged-v2", 2, corpus, qa_dataset, top_k=3, metrics=["citation_precision", "judge_faithfulness"]
     )
     evaluator, _ = make_evaluator(choose_answer_judge)
     (result,) = run(evaluator, loaded)
@@ -410,17 +404,13 @@ def test_an_answer_the_service_cannot_give_is_measured_as_invalid(
     def unusable_choice(messages: list[BaseMessage]) -> AIMessage:
         return tool_reply({"passages": "the first one"}, name="PassageChoice")  # never a list, repaired or not
 
-    loaded = load_suite_file(
-        write_suite(
-            tmp_path / "suites",
-            name="ask-invalid",
-            kind="ask",
-            prompt={"name": "rag_answer", "versions": [2]},
-            dataset={"path": qa_dataset},
-            collection="ci-docs",
-            corpus=corpus,
-            metrics=["citation_precision", "found_rate", "answer_f1", "judge_faithfulness"],
-        )
+    loaded = ask_suite(
+        tmp_path,
+        "ask-invalid",
+        2,
+        corpus,
+        qa_dataset,
+        metrics=["citation_precision", "found_rate", "answer_f1", "judge_faithfulness"],
     )
     evaluator, _ = make_evaluator(unusable_choice)
     (result,) = run(evaluator, loaded)
