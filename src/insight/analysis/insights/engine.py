@@ -254,10 +254,7 @@ def _merge(passed: list[Candidate]) -> list[Candidate]:
             if any(same.direction == candidate.direction for same in whole.get(family, [])):
                 continue
         slot = (candidate.key, candidate.subspace)
-        if (
-            slot not in best
-            or _significance(candidate) * candidate.strength > _significance(best[slot]) * best[slot].strength
-        ):
+        if slot not in best or _weight(candidate) > _weight(best[slot]):
             best[slot] = candidate
     return list(best.values())
 
@@ -329,10 +326,3 @@ def _named(name: str, asked: set[str]) -> bool:
     "what is the average petal length?", "sepal length (cm)" is not."""
     words = set(_WORD.findall(_UNITS.sub(" ", name.lower()))) or set(_WORD.findall(name.lower()))
     return bool(words) and words <= asked
-
-
-def by_type(insights: Sequence[Insight]) -> dict[str, list[Insight]]:
-    grouped: dict[str, list[Insight]] = defaultdict(list)
-    for insight in insights:
-        grouped[insight.type].append(insight)
-    return dict(grouped)
