@@ -126,6 +126,40 @@ class SearchSettings(BaseModel):
         return self
 
 
+class AnswerSettings(BaseModel):
+    """/ask: answer-sentence selection (weights of a logistic model fitted by ``bench/ask.py --tune`` on the
+    tuning half of SQuAD dev articles 00-23, even article numbers), the found threshold and the answer mode."""
+
+    mode: Literal["extractive", "generative"] = Field(
+        default="extractive",
+        description="extractive: the best sentence(s) verbatim, no model call; generative: the model phrases a short "
+        "answer from them, verified against the cited sentences (else the extractive answer, flagged in meta)",
+    )
+    passages: int = Field(default=5, ge=1, le=50, description="top passages split into candidate sentences")
+    max_sentences: int = Field(default=2, ge=1, le=5, description="sentences in an extractive answer at most")
+    second_sentence_ratio: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="a further sentence joins the answer when its score is this share of the best",
+    )
+    found_threshold: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="best sentence score below this: found=false, no model call"
+    )
+    sentence_dense: bool = Field(default=False, description="embed candidate sentences (cached) for a dense feature")
+    generative_sentences: int = Field(default=3, ge=1, le=10, description="sentences shown to the model")
+    bias: float = -3.0
+    w_lexical: float = 3.0
+    w_lexical_relative: float = 1.0
+    w_bigram: float = 1.0
+    w_dense: float = 0.0
+    w_passage_rank: float = 1.0
+    w_passage_dense: float = 0.0
+    w_position: float = 0.0
+    w_cue: float = 0.5
+    w_novel: float = 0.5
+
+
 LOCAL_TIMEOUT_S = 110.0
 REMOTE_TIMEOUT_S = 60.0
 
@@ -283,6 +317,7 @@ class Settings(BaseSettings):
     vectorstore: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
