@@ -226,6 +226,14 @@ class AnalysisSettings(BaseModel):
     )
 
 
+class TablePlanSettings(BaseModel):
+    """Limits of table questions answered by a typed plan (``analysis.plan``)."""
+
+    max_rows: int = Field(default=1_000_000, ge=1, description="rows a plan may run on")
+    timeout_s: float = Field(default=5.0, gt=0.0, description="execution time limit of one plan")
+    sample_values: int = Field(default=3, ge=0, le=10, description="example values per column shown to the planner")
+
+
 class TrackingSettings(BaseModel):
     """MLflow: a SQLite file by default, a tracking server by setting ``uri``."""
 
@@ -296,6 +304,24 @@ class EvaluationSettings(BaseModel):
     )
 
 
+class RaySettings(BaseModel):
+    """Bulk jobs on Ray (``--engine ray``): join the cluster at ``address``, or start a small local Ray for the job."""
+
+    address: str | None = Field(default=None, description="a running Ray cluster (ray://… or host:port); none: local")
+    num_cpus: int | None = Field(default=None, ge=1, le=1024, description="local Ray only: CPUs it may use (all)")
+    object_store_mb: int = Field(default=512, ge=64, le=1_000_000, description="local Ray only: object store size")
+    actors: int = Field(default=2, ge=1, le=10_000, description="stateful workers per job (each loads its model once)")
+    threads_per_actor: int = Field(default=1, ge=1, le=64, description="embedding threads inside each worker")
+    cpus_per_actor: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=64.0,
+        description="CPUs Ray reserves per worker: fractional, so on a small machine the read tasks still get one",
+    )
+    ingest_batch_chunks: int = Field(default=128, ge=1, le=100_000, description="chunks per embed-and-upsert call")
+    predict_batch_rows: int = Field(default=100_000, ge=1, le=10_000_000, description="rows per predict call")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="INSIGHT_",
@@ -320,9 +346,11 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    table_plan: TablePlanSettings = Field(default_factory=TablePlanSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
 
 
 @lru_cache(maxsize=1)
