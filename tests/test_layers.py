@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("insight.cli",),  # the command line
     ("insight.api.app",),  # the app: assembles the API's routes and the workbench
     ("insight.workbench",),  # the browser pages (through the API's dependencies)
-    ("insight.api",),  # routes, dependencies, domain errors → HTTP
+    ("insight.api", "insight.bulk"),  # routes, dependencies, domain errors → HTTP; bulk jobs (local or Ray)
     ("insight.evaluation", "insight.observability"),  # scoring the services; watching them
     ("insight.rag", "insight.analysis"),  # the services over documents and over tables
     ("insight.llm", "insight.predictor", "insight.auth"),  # chat model clients, the classifier, API keys
