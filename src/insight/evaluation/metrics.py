@@ -177,3 +177,62 @@ def states(result: AnalysisResult, fact: ReferenceFact) -> bool:
 
 def reference_recall(result: AnalysisResult, facts: list[ReferenceFact]) -> float:
     return sum(states(result, fact) for fact in facts) / len(facts) if facts else 1.0
+
+
+# --- regression and forecast errors: R², RMSE, MAE, MAPE, directional accuracy ------------------------
+
+REGRESSION_METRICS = ("r2", "rmse", "mae", "mape")
+
+
+def check_mape_defined(truth: np.ndarray) -> None:
+    """MAPE divides by each target: a zero target makes it undefined, so say which rows instead of inf."""
+    zero = np.flatnonzero(np.asarray(truth) == 0)
+    if zero.size:
+        shown = ", ".join(str(int(i)) for i in zero[:5]) + (", …" if zero.size > 5 else "")
+        raise SuiteInvalid(
+            f"MAPE is undefined: {zero.size} of {np.asarray(truth).size} targets are 0 (rows {shown}); "
+            "score this data with mae or rmse instead"
+        )
+
+
+def regression_metric(metric: str, truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """R², RMSE, MAE or MAPE (a fraction: 0.1 = 10 %) for each row of ``truth``/``predicted`` (shape (B, n)),
+    vectorised over B (the bootstrap's resamples). R² is NaN where a row's targets are all equal (undefined;
+    scikit-learn reports 0 or 1 there), so such a resample is left out of an interval."""
+    truth = np.asarray(truth, dtype=np.float64)
+    errors = np.asarray(predicted, dtype=np.float64) - truth
+    if metric == "rmse":
+        return np.asarray(np.sqrt(np.mean(errors**2, axis=1)), dtype=np.float64)
+    if metric == "mae":
+        return np.asarray(np.mean(np.abs(errors), axis=1), dtype=np.float64)
+    if metric == "mape":
+        check_mape_defined(truth)
+        return np.asarray(np.mean(np.abs(errors) / np.abs(truth), axis=1), dtype=np.float64)
+    if metric == "r2":
+        residual = np.sum(errors**2, axis=1)
+        total = np.sum((truth - truth.mean(axis=1, keepdims=True)) ** 2, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.where(total > 0, 1.0 - residual / total, np.nan), dtype=np.float64)
+    raise SuiteInvalid(f"unknown regression metric {metric!r}: {', '.join(REGRESSION_METRICS)}")
+
+
+def directional_hits(reference: np.ndarray, actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """Per case: 1.0 when the forecast moves from ``reference`` the way the actual value did, else 0.0;
+    NaN (unmeasured: the actual did not move) where ``actual == reference``.
+
+    For a time series ``reference`` is the last observed value (the naive forecast); its mean over
+    measured cases is the directional accuracy.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    moved = np.sign(np.asarray(actual, dtype=np.float64) - reference)
+    predicted = np.sign(np.asarray(forecast, dtype=np.float64) - reference)
+    return np.where(moved == 0, np.nan, (moved == predicted).astype(np.float64))
+
+
+def directional_accuracy(reference: np.ndarray, actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Share of cases whose direction of change the forecast got right (cases with no change left out)."""
+    hits = directional_hits(reference, actual, forecast)
+    measured = hits[~np.isnan(hits)]
+    if measured.size == 0:
+        raise SuiteInvalid("directional accuracy is undefined: no actual value moved from its reference")
+    return float(measured.mean())

@@ -20,7 +20,7 @@ from insight.yamlfile import load_yaml_model
 
 Kind = Literal["analysis", "ask", "retrieval", "predictor", "insights"]
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
-_AT_K = re.compile(r"^(ndcg|recall|mrr|precision)@([1-9][0-9]{0,3})$")
+_AT_K = re.compile(r"^(ndcg|recall|mrr|precision|map)@([1-9][0-9]{0,3})$")
 
 ANALYSIS_METRICS = frozenset(
     {"schema_valid", "grounded_rate", "reference_recall", "model_narration", "latency_p50", "latency_p95"}
@@ -30,8 +30,12 @@ ASK_METRICS = frozenset(
     {"citation_precision", "citation_recall", "answer_f1", "found_rate", "judge_faithfulness", "judge_relevance"}
     | {"latency_p50", "latency_p95", "input_tokens", "output_tokens"}
 )
-RETRIEVAL_METRICS = frozenset({"latency_p50", "latency_p95"})  # plus ndcg@k, recall@k, mrr@k, precision@k
-PREDICTOR_METRICS = frozenset({"accuracy", "f1", "roc_auc", "precision", "recall"})
+RETRIEVAL_METRICS = frozenset({"latency_p50", "latency_p95"})  # plus ndcg@k, recall@k, mrr@k, precision@k, map@k
+CLASSIFIER_METRICS = frozenset({"accuracy", "f1", "roc_auc", "precision", "recall"})
+# a regression model: R², errors in the target's unit (RMSE, MAE), MAPE as a fraction (0.1 = 10 %), and the
+# direction of each prediction from the naive forecast (the training mean) against the actual's
+REGRESSOR_METRICS = frozenset({"r2", "rmse", "mae", "mape", "directional_accuracy"})
+PREDICTOR_METRICS = CLASSIFIER_METRICS | REGRESSOR_METRICS
 JUDGE_METRICS = frozenset({"judge_faithfulness", "judge_relevance"})
 # kind insights: recall.<type> and precision.<type> for every insight type, plus these (evaluation/planted.py)
 INSIGHTS_METRICS = frozenset({"recall", "precision", "null_rate", "distractor_share", "latency_p50", "latency_p95"})
@@ -39,7 +43,9 @@ _PER_TYPE = re.compile(r"^(recall|precision)\.([a-z_]+)$")
 PLANTED_TYPES: tuple[str, ...] = tuple(t for t in INSIGHT_TYPES if t not in DESCRIPTIVE_TYPES)
 """The tested insight types planted by evaluation/planted.py (the descriptive ones state and test nothing)."""
 LOWER_IS_BETTER = frozenset(
-    {"latency_p50", "latency_p95", "input_tokens", "output_tokens"} | {"null_rate", "distractor_share"}
+    {"latency_p50", "latency_p95", "input_tokens", "output_tokens"}
+    | {"null_rate", "distractor_share"}
+    | {"rmse", "mae", "mape"}
 )
 
 
@@ -138,6 +144,12 @@ class Suite(_Strict):
     alias: str | None = Field(default=None, description="prompt alias moved to a version whose run passes")
     judge_prompt: str = "eval_judge"
     planted: PlantedSpec | None = Field(default=None, description="kind insights: the generated tables")
+    model_config_path: Path | None = Field(
+        default=None, description="kind predictor: the model config the model was trained with (default: settings)"
+    )
+    model_dir: Path | None = Field(
+        default=None, description="kind predictor: the served model's folder (default: settings)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Suite:
@@ -164,6 +176,10 @@ class Suite(_Strict):
             raise ValueError("kind 'insights' needs 'planted', and only it takes one")
         if self.kind not in ("predictor", "insights") and self.dataset is None:
             raise ValueError(f"kind {self.kind!r} needs 'dataset'")
+        if self.kind != "predictor" and (self.model_config_path or self.model_dir):
+            raise ValueError("only kind 'predictor' takes 'model_config_path' and 'model_dir'")
+        if self.kind == "predictor" and {*self.metrics} & CLASSIFIER_METRICS and {*self.metrics} & REGRESSOR_METRICS:
+            raise ValueError("a predictor suite scores a classifier or a regressor, not both: pick one set of metrics")
         if self.kind in ("retrieval", "ask") and not self.collection:
             raise ValueError(f"kind {self.kind!r} needs 'collection'")
         return self
@@ -180,7 +196,7 @@ def _insight_type_metric(metric: str) -> bool:
 
 
 def at_k(metric: str) -> tuple[str, int] | None:
-    """``("ndcg", 10)`` for ``ndcg@10``; None for metrics without a cut-off."""
+    """``("ndcg", 10)`` for ``ndcg@10`` (``map@10``: mean average precision at 10); None without a cut-off."""
     match = _AT_K.match(metric)
     return (match.group(1), int(match.group(2))) if match else None
 
