@@ -61,6 +61,12 @@ class TrackingUnavailable(InsightError):
     code = "tracking_unavailable"
 
 
+class DataChanged(InsightError):
+    """The data's hash differs from the one recorded for the model or suite (override: ``--allow-data-change``)."""
+
+    code = "data_changed"
+
+
 class SuiteNotFound(InsightError):
     """No evaluation suite of that name (``eval/suites/<name>.yaml``)."""
 
