@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from insight.auth.cli import keys_app
+from insight.bulk.cli import predict_batch
 from insight.config import Settings
 from insight.console import console, err_console, fail, load_settings
 from insight.errors import InsightError
@@ -139,6 +140,7 @@ collections_app = typer.Typer(help="Document collections: list, stats, delete.",
 app.add_typer(collections_app, name="collections")
 app.add_typer(keys_app, name="keys")
 app.add_typer(eval_app, name="eval")
+app.command("predict-batch")(predict_batch)
 
 
 def _rag(settings: Settings) -> RagService:
