@@ -137,9 +137,7 @@ def run_planner(
     from insight.analysis.plan.answer import TableQuestions, build_table_questions
 
     settings = get_settings()
-    if args.planner == "rules":
-        settings = settings.model_copy(update={"llm": settings.llm.model_copy(update={"provider": "none"})})
-    service: TableQuestions = build_table_questions(settings, use_model=args.planner == "model")
+    service: TableQuestions = build_table_questions(settings, use_model=args.planner != "rules", mode=args.planner)
     order = seeded_order(questions, data / "tables")
     if args.levels:
         order = [q for q in order if q["level"] in args.levels.split(",")]

@@ -427,7 +427,8 @@ def _measure(frame: pd.DataFrame, step: Any, values: dict[str, Value]) -> Value:
 def _apply(frame: pd.DataFrame, step: Any) -> pd.DataFrame:
     match step:
         case lang.Filter():
-            return frame.loc[_filter_mask(frame, step)]
+            kept: pd.DataFrame = frame.loc[_filter_mask(frame, step)].copy()
+            return kept
         case lang.DropMissing():
             return frame.dropna(subset=step.columns or None)
         case lang.FillMissing():

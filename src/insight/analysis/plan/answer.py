@@ -1,0 +1,151 @@
+"""The answer to a table question: computed named values, a one-sentence answer whose figures the service
+wrote, the plan that produced them (re-runnable), its readable steps, and the execution time; or
+``supported=false`` with the reason.
+
+Planning order (``mode``): ``hybrid`` tries the rule planner first and asks the model only when the rules
+do not understand every requested value; ``model`` asks the model only; ``rules`` never calls a model.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import anyio.to_thread
+import pandas as pd
+from pydantic import BaseModel
+
+from insight.analysis.plan import language as lang
+from insight.analysis.plan.executor import Execution, PlanExecutionError, execute
+from insight.analysis.plan.planner import PROMPT, ModelPlanner, RulePlanner, describe_columns
+from insight.analysis.plan.result import NamedValue, TableAnswer
+from insight.analysis.plan.validation import PlanRejected, check_plan, table_kinds
+from insight.config import Settings, TablePlanSettings
+from insight.errors import InsightError
+from insight.llm.slot import LLMSlot
+from insight.prompts import PromptRegistry
+
+PlannerMode = Literal["hybrid", "model", "rules"]
+MAX_QUESTION_CHARS = 4000
+
+
+def _field_text(step: BaseModel) -> str:
+    parts = []
+    for key, value in step.model_dump(exclude_none=True, exclude_defaults=True).items():
+        if key in ("op", "name"):
+            continue
+        parts.append(f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}")
+    return ", ".join(parts)
+
+
+def describe_step(step: Any) -> str:
+    """One readable line per step, e.g. ``mean_fare = aggregate(column='Fare', fn='mean', round=2)``."""
+    if lang.is_measure(step):
+        return f"{step.name} = {step.op}({_field_text(step)})"
+    target = getattr(step, "name", None)
+    prefix = f"{target} := " if target else ""
+    return f"{prefix}{step.op}({_field_text(step)})"
+
+
+def sentence_for(values: list[NamedValue]) -> str:
+    shown = "; ".join(f"{v.name.replace('_', ' ')} is {v.text}" for v in values)
+    return f"Computed from the table: {shown}."
+
+
+class TableQuestions:
+    """Built once (lifespan, CLI, benchmark): plans, checks and executes questions about one table."""
+
+    def __init__(
+        self,
+        settings: TablePlanSettings,
+        prompts: PromptRegistry,
+        llm: LLMSlot | None,
+        mode: PlannerMode = "hybrid",
+    ) -> None:
+        self.settings = settings
+        self.prompt = prompts.get(PROMPT)
+        self.llm = llm if llm is not None and llm.configured else None
+        self.mode: PlannerMode = mode if self.llm is not None else "rules"
+        self.rules = RulePlanner()
+
+    @property
+    def model_name(self) -> str | None:
+        if self.llm is None or self.mode == "rules":
+            return None
+        return self.llm.client.model_name if self.llm.client is not None else self.llm.settings.model
+
+    def _run(self, plan: lang.TablePlan, frame: pd.DataFrame) -> Execution:
+        return execute(plan, frame, self.settings)
+
+    async def _model_plan(self, question: str, frame: pd.DataFrame, kinds: dict[str, Any]) -> lang.TablePlan:
+        assert self.llm is not None
+        client = await anyio.to_thread.run_sync(self.llm.require)
+        columns = describe_columns(frame, kinds, self.settings.sample_values)
+        drafted = await ModelPlanner(client, self.prompt).plan(question, columns, kinds)
+        return drafted.plan
+
+    async def answer(self, frame: pd.DataFrame, question: str, *, use_model: bool = True) -> TableAnswer:
+        """The answer; ``use_model=False`` plans by rules only (``narrate=false``: no model call)."""
+        question = question.strip()[:MAX_QUESTION_CHARS]
+        kinds = table_kinds(frame)
+        planner: Literal["rules", "model"] = "rules"
+        mode: PlannerMode = self.mode if use_model else "rules"
+        plan = self.rules.plan(question, kinds) if mode in ("hybrid", "rules") else None
+        base = {"question": question}
+        try:
+            if plan is None and mode in ("hybrid", "model"):
+                planner = "model"
+                plan = await self._model_plan(question, frame, kinds)
+            if plan is None:
+                return TableAnswer(
+                    **base,
+                    supported=False,
+                    reason="no planner understood the question (the rule planner needs @name[...] answers it "
+                    "recognises; no language model is configured)",
+                )
+            checked = check_plan(plan, kinds)
+            started = time.perf_counter()
+            result = await anyio.to_thread.run_sync(self._run, checked, frame)
+            total_ms = round((time.perf_counter() - started) * 1000.0, 2)
+        except PlanRejected as exc:
+            refused = plan is not None and not plan.supported
+            return TableAnswer(
+                **base,
+                supported=False,
+                refused=refused,
+                reason=exc.message if refused else f"the plan does not fit the table: {exc.message}",
+                plan=plan,
+                planner=planner,
+                model=self.model_name if planner == "model" else None,
+            )
+        except (PlanExecutionError, InsightError) as exc:
+            return TableAnswer(
+                **base,
+                supported=False,
+                reason=f"{type(exc).__name__}: {exc.message}",
+                plan=plan,
+                planner=planner,
+                model=self.model_name if planner == "model" else None,
+            )
+        texts = result.formatted()
+        values = [NamedValue(name=k, value=v, text=texts[k]) for k, v in result.values.items()]
+        return TableAnswer(
+            **base,
+            supported=True,
+            values=values,
+            sentence=sentence_for(values),
+            plan=checked,
+            steps=[describe_step(step) for step in checked.steps],
+            execution_ms=min(result.execution_ms, total_ms),
+            planner=planner,
+            model=self.model_name if planner == "model" else None,
+        )
+
+
+def build_table_questions(
+    settings: Settings, *, use_model: bool = True, llm: LLMSlot | None = None, mode: PlannerMode = "hybrid"
+) -> TableQuestions:
+    """The service from settings; ``llm`` shares the caller's model slot (the analysis service's)."""
+    prompts = PromptRegistry(settings.prompts_dir)
+    slot = llm if llm is not None else (LLMSlot(settings.llm, prompts=prompts) if use_model else None)
+    return TableQuestions(settings.table_plan, prompts, slot if use_model else None, mode=mode)
