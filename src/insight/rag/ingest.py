@@ -63,12 +63,24 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass
-class _Planned:
+class PlannedDocument:
+    """A document to (re-)embed: its chunks, and the ids of chunks an earlier version left behind."""
+
     source: SourceDocument
     doc_hash: str
     chunks: list[Chunk]
     stale_ids: list[str]
     is_new: bool
+
+
+@dataclass(frozen=True)
+class ChunkRecords:
+    """Row-aligned: what is written to the store for each chunk, and the text its vector is computed from."""
+
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[Metadata]
+    embedding_texts: list[str]
 
 
 class Ingestor:
@@ -110,9 +122,22 @@ class Ingestor:
         return report
 
     def _ingest_batch(self, collection: str, batch: list[SourceDocument], report: IngestReport) -> bool:
+        planned = self.plan(collection, batch, report)
+        if not planned:
+            return False
+        self._write(collection, planned, report)
+        record_written(planned, report)
+        return True
+
+    def plan(self, collection: str, batch: list[SourceDocument], report: IngestReport) -> list[PlannedDocument]:
+        """The documents of ``batch`` to (re-)embed, chunked; unchanged ones are recorded in ``report``.
+
+        Reads only the stored chunks' metadata: nothing is embedded here. The Ray engine plans with this too,
+        so both engines skip, replace and clean up exactly the same documents.
+        """
         batch = list({doc.doc_id: doc for doc in batch}.values())  # last one wins within a batch
         existing = self.store.existing_chunks(collection, [doc.doc_id for doc in batch])
-        planned: list[_Planned] = []
+        planned: list[PlannedDocument] = []
         for doc in batch:
             doc_hash = doc.content_hash
             stored = existing.get(doc.doc_id, [])
@@ -124,7 +149,7 @@ class Ingestor:
             )
             new_ids = {_chunk_id(doc.doc_id, c.index) for c in chunks}
             planned.append(
-                _Planned(
+                PlannedDocument(
                     source=doc,
                     doc_hash=doc_hash,
                     chunks=chunks,
@@ -132,31 +157,18 @@ class Ingestor:
                     is_new=not stored,
                 )
             )
-        if not planned:
-            return False
-        self._write(collection, planned, report)
-        for plan in planned:
-            (report.added if plan.is_new else report.updated).append(plan.source.doc_id)
-        return True
+        return planned
 
-    def _write(self, collection: str, planned: list[_Planned], report: IngestReport) -> None:
-        ids: list[str] = []
-        texts: list[str] = []
-        metadatas: list[Metadata] = []
-        for plan in planned:
-            doc = plan.source.document
-            for chunk in plan.chunks:
-                ids.append(_chunk_id(plan.source.doc_id, chunk.index))
-                texts.append(chunk.text)
-                metadatas.append(_chunk_metadata(plan, chunk, doc))
+    def _write(self, collection: str, planned: list[PlannedDocument], report: IngestReport) -> None:
+        records = chunk_records(planned)
         started = time.perf_counter()
-        vectors = self.embed([embedding_text(str(m["title"]), t) for m, t in zip(metadatas, texts, strict=True)])
+        vectors = self.embed(records.embedding_texts)
         report.embed_seconds += time.perf_counter() - started
-        self.store.upsert(collection, ids, vectors, texts, metadatas)
+        self.store.upsert(collection, records.ids, vectors, records.texts, records.metadatas)
         stale = [cid for plan in planned for cid in plan.stale_ids]
         if stale:
             self.store.delete_chunks(collection, stale)
-        report.chunks_embedded += len(ids)
+        report.chunks_embedded += len(records.ids)
         report.chunks_deleted += len(stale)
 
     def embed(self, texts: Sequence[str]) -> FloatMatrix:
@@ -172,7 +184,28 @@ def _complete(stored: list[tuple[str, Metadata]], doc_hash: str) -> bool:
     return len(stored) == expected and all(meta.get("doc_hash") == doc_hash for _, meta in stored)
 
 
-def _chunk_metadata(plan: _Planned, chunk: Chunk, doc: LoadedDocument) -> Metadata:
+def chunk_records(planned: Sequence[PlannedDocument]) -> ChunkRecords:
+    """Every chunk of the planned documents, with its deterministic id (``<doc_id>#<index>``)."""
+    ids: list[str] = []
+    texts: list[str] = []
+    metadatas: list[Metadata] = []
+    for plan in planned:
+        doc = plan.source.document
+        for chunk in plan.chunks:
+            ids.append(_chunk_id(plan.source.doc_id, chunk.index))
+            texts.append(chunk.text)
+            metadatas.append(_chunk_metadata(plan, chunk, doc))
+    embedding_texts = [embedding_text(str(m["title"]), t) for m, t in zip(metadatas, texts, strict=True)]
+    return ChunkRecords(ids, texts, metadatas, embedding_texts)
+
+
+def record_written(planned: Sequence[PlannedDocument], report: IngestReport) -> None:
+    """Count the planned documents, all of whose chunks are now stored, as added or updated."""
+    for plan in planned:
+        (report.added if plan.is_new else report.updated).append(plan.source.doc_id)
+
+
+def _chunk_metadata(plan: PlannedDocument, chunk: Chunk, doc: LoadedDocument) -> Metadata:
     meta: Metadata = {
         **plan.source.metadata,
         "doc_id": plan.source.doc_id,
