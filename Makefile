@@ -11,6 +11,7 @@ STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: run test install browser model samples llm-model lint typecheck unit lock bench clean
+.PHONY: stack-test
 
 # --dev: prints a local admin API key (created once under var/auth/; see README "API keys").
 run: model samples llm-model
@@ -25,6 +26,13 @@ samples: install
 	$(BIN)/insight ingest eval/corpus --collection samples
 
 test: install browser lint typecheck unit
+
+# The deployment topology run as processes (deploy/local-stack: Postgres from Debian, MLflow on it, Chroma,
+# the llama.cpp server, two API replicas), tested end to end; not part of `make test` (CI runs it after).
+stack-test: install
+	@bash .ci/install-postgres
+	@start=$$(date +%s); $(BIN)/python -m pytest tests/stack -v --durations=0; rc=$$?; \
+	echo "stack-test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # Debian's Chromium for the workbench's end-to-end tests (installed once, when missing).
 browser:
