@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from insight.auth.cli import keys_app
-from insight.bulk.cli import predict_batch
+from insight.bulk.cli import AddressOption, EngineOption, engine_settings, ingest_with_ray, predict_batch
 from insight.config import Settings
 from insight.console import console, err_console, fail, load_settings
 from insight.errors import InsightError
@@ -176,6 +176,8 @@ def _files_under(paths: list[Path]) -> list[tuple[Path, str]]:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="files or folders (searched recursively)")],
     collection: Annotated[str, typer.Option("--collection", "-c", help="target collection")] = "default",
+    engine: EngineOption = "local",
+    address: AddressOption = None,
 ) -> None:
     """Ingest documents; unchanged files are skipped, changed ones replaced, a re-run is safe."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -183,12 +185,11 @@ def ingest(
     from insight.rag.ingest import IngestReport
     from insight.rag.sources import documents_from_file
 
-    settings = load_settings()
+    settings, parsed_engine = engine_settings(load_settings(), engine, address)
     files = _files_under(paths)
     if not files:
         err_console.print("[yellow]no supported files found[/yellow]")
         raise typer.Exit(1)
-    rag = _rag(settings)
     report = IngestReport()
     documents = []
     for path, doc_id in files:
@@ -196,6 +197,10 @@ def ingest(
             documents.extend(documents_from_file(str(path), path.read_bytes(), {}, doc_id=doc_id))
         except InsightError as exc:
             report.failed.append((str(path), exc.message))
+    if parsed_engine == "ray":
+        ingest_with_ray(settings, collection, documents, report)
+        return
+    rag = _rag(settings)
     columns = (
         TextColumn("[bold]ingest[/bold]"),
         BarColumn(),

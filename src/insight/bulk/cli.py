@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from insight.config import Settings
-from insight.console import console, fail, load_settings
+from insight.console import console, err_console, fail, load_settings
 from insight.errors import InsightError
 
 from .engine import Engine
+
+if TYPE_CHECKING:
+    from insight.rag.ingest import IngestReport, SourceDocument
 
 EngineOption = Annotated[
     str, typer.Option("--engine", help="local: in this process; ray: Ray Data actors (a local Ray, or --address)")
@@ -53,3 +56,25 @@ def predict_batch(
         f"{report.rows} rows scored by {report.model_name} v{report.model_version} ({report.engine}) "
         f"in {report.seconds:.1f} s ({report.rows_per_minute:,.0f} rows/min) → {target}"
     )
+
+
+def ingest_with_ray(settings: Settings, collection: str, documents: list[SourceDocument], report: IngestReport) -> None:
+    """``insight ingest --engine ray``: Ray Data's progress bars, then the local path's summary."""
+    from .ingest import ingest_on_ray
+
+    try:
+        result, info = ingest_on_ray(settings, collection, documents, report, progress_bars=True)
+    except InsightError as exc:
+        raise fail(exc) from exc
+    console.print(
+        f"{len(result.added)} added, {len(result.updated)} updated, {len(result.unchanged)} unchanged; "
+        f"{result.chunks_embedded} chunks embedded on Ray, {result.chunks_deleted} removed in {result.seconds:.1f} s"
+    )
+    console.print(
+        f"collection [bold]{collection}[/bold]: {info.documents} documents, "
+        f"{info.chunks} chunks (version {info.version})"
+    )
+    for source, message in result.failed:
+        err_console.print(f"[red]failed[/red] {source}: {message}")
+    if result.failed:
+        raise typer.Exit(1)
