@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from insight.analysis.insights.model import Insight, QualityIssue
+from insight.analysis.plan.result import TableAnswer
 
 SUMMARY_MAX_CHARS = 600
 POINT_MAX_CHARS = 240
@@ -166,3 +167,7 @@ class AnalysisResponse(BaseModel):
     facts: list[Fact] = Field(description="the insights as grounding facts (id, statement, numeric values)")
     grounding: GroundingReport
     meta: AnalysisMeta
+    answer: TableAnswer | None = Field(
+        default=None,
+        description="the question answered by computation: a typed plan run on the table (null without a question)",
+    )

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from insight.analysis.cache import ProfileCache
 from insight.analysis.chain import Analyzer, build_analyzer
+from insight.analysis.plan.answer import TableQuestions, build_table_questions
 from insight.auth import Authenticator, Principal
 from insight.config import Settings
 from insight.evaluation.jobs import EvalJobs
@@ -33,11 +34,13 @@ class Services:
     evals: EvalJobs = field(init=False)
     analyzer: Analyzer = field(init=False)
     answerer: Answerer = field(init=False)
+    table_questions: TableQuestions = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = Authenticator(self.settings.auth)
         self.profiles = ProfileCache(self.settings.analysis.profile_cache_entries)
         self.analyzer = build_analyzer(self.settings.analysis, self.prompts, self.llm)
+        self.table_questions = build_table_questions(self.settings, prompts=self.prompts, llm=self.llm)
         self.answerer = build_answerer(self.settings.search, self.rag, self.llm, self.prompts)  # slots: resolved on use
         self.evals = EvalJobs(self.settings.evaluation)
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from insight.analysis.plan import language as lang
 from insight.analysis.plan.executor import Execution, PlanExecutionError, execute
-from insight.analysis.plan.planner import PROMPT, ModelPlanner, RulePlanner, describe_columns
+from insight.analysis.plan.planner import PROMPT, ChoicePlanner, ModelPlanner, RulePlanner, describe_columns
 from insight.analysis.plan.result import NamedValue, TableAnswer
 from insight.analysis.plan.validation import PlanRejected, check_plan, table_kinds
 from insight.config import Settings, TablePlanSettings
@@ -31,7 +31,10 @@ MAX_QUESTION_CHARS = 4000
 
 def _field_text(step: BaseModel) -> str:
     parts = []
-    for key, value in step.model_dump(exclude_none=True, exclude_defaults=True).items():
+    fields = step.model_dump(exclude_none=True, exclude_defaults=True)
+    if "round" in fields:  # the base class's field, written last
+        fields["round"] = fields.pop("round")
+    for key, value in fields.items():
         if key in ("op", "name"):
             continue
         parts.append(f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}")
@@ -61,9 +64,10 @@ class TableQuestions:
         prompts: PromptRegistry,
         llm: LLMSlot | None,
         mode: PlannerMode = "hybrid",
+        prompt_version: int | None = None,
     ) -> None:
         self.settings = settings
-        self.prompt = prompts.get(PROMPT)
+        self.prompt = prompts.get(PROMPT, prompt_version)
         self.llm = llm if llm is not None and llm.configured else None
         self.mode: PlannerMode = mode if self.llm is not None else "rules"
         self.rules = RulePlanner()
@@ -81,7 +85,9 @@ class TableQuestions:
         assert self.llm is not None
         client = await anyio.to_thread.run_sync(self.llm.require)
         columns = describe_columns(frame, kinds, self.settings.sample_values)
-        drafted = await ModelPlanner(client, self.prompt).plan(question, columns, kinds)
+        # v1 asks for the whole TablePlan (remote models); v2+ for compact choices the local model's context fits
+        planner = ModelPlanner if self.prompt.version == 1 else ChoicePlanner
+        drafted = await planner(client, self.prompt).plan(question, columns, kinds)
         return drafted.plan
 
     async def answer(self, frame: pd.DataFrame, question: str, *, use_model: bool = True) -> TableAnswer:
@@ -143,9 +149,14 @@ class TableQuestions:
 
 
 def build_table_questions(
-    settings: Settings, *, use_model: bool = True, llm: LLMSlot | None = None, mode: PlannerMode = "hybrid"
+    settings: Settings,
+    *,
+    prompts: PromptRegistry | None = None,
+    llm: LLMSlot | None = None,
+    use_model: bool = True,
+    mode: PlannerMode = "hybrid",
 ) -> TableQuestions:
-    """The service from settings; ``llm`` shares the caller's model slot (the analysis service's)."""
-    prompts = PromptRegistry(settings.prompts_dir)
-    slot = llm if llm is not None else (LLMSlot(settings.llm, prompts=prompts) if use_model else None)
-    return TableQuestions(settings.table_plan, prompts, slot if use_model else None, mode=mode)
+    """The service from settings; ``prompts`` and ``llm`` share the caller's registry and model slot."""
+    registry = prompts if prompts is not None else PromptRegistry(settings.prompts_dir)
+    slot = llm if llm is not None else (LLMSlot(settings.llm, prompts=registry) if use_model else None)
+    return TableQuestions(settings.table_plan, registry, slot if use_model else None, mode=mode)

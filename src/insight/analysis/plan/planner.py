@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from langchain_core.messages import BaseMessage, HumanMessage
+from pydantic import BaseModel, Field, create_model
 
 from insight.analysis.plan import language as lang
 from insight.analysis.plan.validation import Kind, PlanRejected, check_plan
@@ -195,3 +196,90 @@ class RulePlanner:
         if fn is None or column is None:
             return None
         return {"op": "aggregate", "name": name, "column": column, "fn": fn, "round": digits}
+
+
+# ---- compact choices for small models ----------------------------------------------------------------
+
+ChoiceOp = Literal[
+    "mean",
+    "median",
+    "std",
+    "var",
+    "min",
+    "max",
+    "sum",
+    "count",
+    "nunique",
+    "skew",
+    "kurtosis",
+    "missing_count",
+    "row_count",
+    "correlation",
+    "outlier_count_iqr",
+    "outlier_count_zscore",
+    "shapiro_p_value",
+]
+_AGGREGATES = {"mean", "median", "std", "var", "min", "max", "sum", "count", "nunique", "skew", "kurtosis"}
+
+
+def choice_schema(columns: list[str]) -> type[BaseModel]:
+    """A small schema whose column fields are enums of the table's columns: the grammar admits only them.
+
+    The full ``TablePlan`` schema is ~7,500 tokens, more than the local model's context; this one fits,
+    and a column outside the table cannot be written at all.
+    """
+    column_type: Any = Literal[tuple(columns[:MAX_COLUMNS_SHOWN])]
+    measure = create_model(
+        "Measure",
+        name=(str, Field(max_length=60, description="the @name the question asks for")),
+        op=(ChoiceOp, ...),
+        column=(column_type, ...),
+        other_column=(column_type | None, Field(default=None, description="second column of a correlation")),
+    )
+    return create_model(
+        "PlanChoices",
+        supported=(bool, True),
+        reason=(str | None, Field(default=None, max_length=200)),
+        measures=(list[measure], Field(default_factory=list, max_length=6)),
+    )
+
+
+def compile_choices(choices: BaseModel, question: str) -> lang.TablePlan:
+    """The chosen measures as a plan; rounding comes from the question's text, not the model."""
+    data = choices.model_dump()
+    if not data["supported"]:
+        return lang.TablePlan(supported=False, reason=data.get("reason") or "the model found no plan")
+    digits = _rounding(question)
+    steps: list[dict[str, Any]] = []
+    for index, item in enumerate(data["measures"]):
+        raw_name = re.sub(r"[^A-Za-z0-9_]", "_", item["name"] or "") or f"value_{index}"
+        name = raw_name if re.match(r"[A-Za-z_]", raw_name) else f"v_{raw_name}"
+        op, column = item["op"], item["column"]
+        if op in _AGGREGATES or op == "missing_count":
+            steps.append({"op": "aggregate", "name": name, "column": column, "fn": op, "round": digits})
+        elif op == "row_count":
+            steps.append({"op": "row_count", "name": name})
+        elif op == "correlation":
+            other = item["other_column"] or column
+            steps.append({"op": "correlation", "name": name, "x": column, "y": other, "round": digits})
+        elif op.startswith("outlier_count"):
+            method = "iqr" if op.endswith("iqr") else "zscore"
+            steps.append({"op": "outlier_count", "name": name, "column": column, "method": method})
+        else:
+            steps.append({"op": "normality_test", "name": name, "column": column, "round": digits})
+    return lang.TablePlan.model_validate({"steps": steps})
+
+
+class ChoicePlanner:
+    """The model picks, per requested value, one operation and its columns from enums; the service compiles."""
+
+    def __init__(self, client: ChatClient, prompt: Prompt) -> None:
+        self.client = client
+        self.prompt = prompt
+        self.params = prompt.model_params.model_dump(exclude_none=True)
+
+    async def plan(self, question: str, columns: str, kinds: dict[str, Kind]) -> Drafted:
+        schema = choice_schema(list(kinds))
+        messages = self.prompt.format_messages(question=question, columns=columns)
+        choices = await self.client.astructured(messages, schema, self.params)
+        return Drafted(compile_choices(choices, question), repaired=False)

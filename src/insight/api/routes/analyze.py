@@ -2,7 +2,8 @@
 
 The insight engine answers first (computed, tested, ranked); the narration follows. ``narrate=false``
 returns the engine's result with the template narration at once; ``stream=true`` sends the insights as
-the first server-sent event, then the narration, then ``done``.
+the first server-sent event, then the narration, then ``done``. A ``question`` is also answered by
+computation (``answer``: a typed plan executed on the table; an ``answer`` event when streaming).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from insight.analysis import (
     parse_records,
 )
 from insight.analysis.cache import profile_key
+from insight.analysis.plan.result import TableAnswer
 from insight.api.body import read_json_object, validated
 from insight.api.deps import AUTH_RESPONSES, AnalyzeCaller, ServicesDep
 from insight.errors import FieldProblem, InsightError, InvalidInput, PayloadTooLarge, UnsupportedFileType
@@ -223,6 +225,12 @@ async def _prepared(posted: _Posted, analyzer: Analyzer, services: ServicesDep) 
     return await anyio.to_thread.run_sync(_prepare, posted, analyzer, services, key)
 
 
+async def _answer(posted: _Posted, computed: Computed, services: ServicesDep) -> TableAnswer:
+    """The question answered by a typed plan executed on the table (rules only when narrate=false)."""
+    question = posted.question or ""
+    return await services.table_questions.answer(computed.parsed.frame, question, use_model=posted.narrate)
+
+
 def _sse(event: str, data: Any) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
@@ -249,6 +257,9 @@ async def analyze(_caller: AnalyzeCaller, request: Request, services: ServicesDe
     computed = await _prepared(posted, analyzer, services)
     if not posted.stream:
         response = await analyzer.narrate(computed, posted.question, posted.domain, narrate=posted.narrate)
+        if posted.question:
+            answer = await _answer(posted, computed, services)
+            response = response.model_copy(update={"answer": answer})
         return Response(response.model_dump_json(), media_type="application/json")
 
     async def events() -> AsyncIterator[bytes]:
@@ -269,6 +280,9 @@ async def analyze(_caller: AnalyzeCaller, request: Request, services: ServicesDe
                 },
             },
         )
+        if posted.question:
+            answer = await _answer(posted, computed, services)
+            yield _sse("answer", answer.model_dump(mode="json"))
         try:
             response = await analyzer.narrate(computed, posted.question, posted.domain, narrate=posted.narrate)
         except InsightError as exc:
