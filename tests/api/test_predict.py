@@ -34,7 +34,7 @@ def test_predict_one_instance_as_a_list(client: TestClient) -> None:
     body = response.json()
     assert body["prediction"] == 0 and body["label"] == "malignant"
     assert 0.5 <= body["confidence"] <= 1.0
-    assert body["model"] == {"name": "insight-predictor", "version": "7"}
+    assert body["model"] == {"name": "insight-predictor", "version": "7", "task": "classification"}
 
 
 def test_predict_one_instance_as_a_mapping(client: TestClient) -> None:

@@ -74,6 +74,13 @@ def run(
     track: Annotated[bool, typer.Option(help="log the runs to MLflow")] = True,
     promote: Annotated[bool, typer.Option(help="move the suite's alias to a version that passes")] = True,
     cache: Annotated[bool, typer.Option(help="reuse recorded model outputs for unchanged cases")] = True,
+    allow_data_change: Annotated[
+        bool,
+        typer.Option(
+            "--allow-data-change",
+            help="record (and promote) even when the dataset's hash differs from the suite's last tracked run",
+        ),
+    ] = False,
 ) -> None:
     """Run a suite: a table per prompt version; exit code 1 when any target is missed."""
     import anyio
@@ -109,7 +116,13 @@ def run(
 
             results = anyio.run(go)
         if track:
-            log_results(results, settings, prompts, alias=loaded.suite.alias if promote else None)
+            log_results(
+                results,
+                settings,
+                prompts,
+                alias=loaded.suite.alias if promote else None,
+                allow_data_change=allow_data_change,
+            )
     except InsightError as exc:
         raise _fail(exc) from exc
     for result in results:

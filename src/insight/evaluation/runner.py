@@ -35,10 +35,13 @@ from insight.errors import (
 from insight.evaluation.cache import OutputCache, cache_key
 from insight.evaluation.datasets import Dataset, beir_corpus, load_beir, load_jsonl
 from insight.evaluation.metrics import (
+    check_mape_defined,
     citation_scores,
+    directional_hits,
     ranking_scores,
     reference_fact,
     reference_recall,
+    regression_metric,
     sklearn_table,
     token_f1,
     unique_docs,
@@ -51,7 +54,7 @@ from insight.evaluation.stats import (
     percentile_of,
     summarize,
 )
-from insight.evaluation.suites import JUDGE_METRICS, LoadedSuite, Suite, at_k
+from insight.evaluation.suites import JUDGE_METRICS, REGRESSOR_METRICS, LoadedSuite, Suite, at_k
 from insight.llm.caching import CachingLLMClient, recording
 from insight.llm.client import LLMClient
 from insight.llm.slot import LLMSlot
@@ -59,7 +62,7 @@ from insight.prompts import Prompt, PromptRegistry
 from insight.rag.service import RagService
 
 if TYPE_CHECKING:  # scikit-learn is imported when a predictor suite runs, not with the runner
-    from insight.predictor.service import Predictor
+    from insight.predictor.service import Predictions, Predictor
 
 UNMEASURED_ERRORS = (LLMTimeout, LLMRateLimited, LLMUnavailable)
 NO_JUDGEMENTS = "no_judgements"  # a case judged to have no relevant document: ranking and citations undefined
@@ -184,12 +187,13 @@ class Evaluator:
 
         return build_rag_service(self.settings)
 
-    def predictor(self) -> Predictor:
-        if self._predictor_factory is not None:
+    def predictor(self, model_dir: Path | None = None) -> Predictor:
+        """The served model, or the one in ``model_dir`` (a predictor suite's own model)."""
+        if self._predictor_factory is not None and model_dir is None:
             return self._predictor_factory()
         from insight.predictor.service import PredictorSlot
 
-        return PredictorSlot.from_dir(self.settings.predictor.model_dir).require()
+        return PredictorSlot.from_dir(model_dir or self.settings.predictor.model_dir).require()
 
     def dataset(self, suite: Suite, data: Path | None = None) -> Dataset:
         spec = suite.dataset
@@ -446,9 +450,9 @@ class Evaluator:
 
         suite = loaded.suite
         started = time.perf_counter()
-        predictor = self.predictor()
+        predictor = self.predictor(suite.model_dir)
         metadata = predictor.metadata
-        config_path = self.settings.predictor.config_path
+        config_path = suite.model_config_path or self.settings.predictor.config_path
         config = load_model_config(config_path)
         served = f"the served model {metadata.name} v{metadata.version}"
         if config.sha256 != metadata.config_sha256:
@@ -466,28 +470,28 @@ class Evaluator:
                 f"(digest {data.digest[:12]}… against {metadata.data_digest[:12]}…, {len(split.test_y)} test rows "
                 f"against {metadata.n_test}): retrain (`insight train`)"
             )
-        predictions = predictor.predict(split.test_x)
-        proba = np.asarray(predictions.probabilities[:, 1], dtype=np.float64)
-        truth = np.asarray(split.test_y)
-        records = [
-            CaseRecord(
-                case_id=f"test-{i}",
-                repeat=0,
-                detail={"label": int(y), "proba": round(float(p), 6), "prediction": int(c), "confidence": float(conf)},
+        wanted = "regression" if set(suite.metrics) <= REGRESSOR_METRICS else "classification"
+        if metadata.task != wanted:
+            raise SuiteInvalid(
+                f"suite {suite.name} scores a {wanted} model with {', '.join(suite.metrics)}, but {served} is a "
+                f"{metadata.task} model: give the suite the matching model_dir and model_config_path"
             )
-            for i, (y, p, c, conf) in enumerate(
-                zip(truth, proba, predictions.classes, predictions.confidence, strict=True)
-            )
-        ]
         samples, seed = self.settings.evaluation.bootstrap_samples, self.settings.evaluation.seed
-        summaries = {}
-        for metric in suite.metrics:
-            value, low, high = _bootstrap_classifier(metric, truth, proba, samples, seed)
-            summaries[metric] = MetricSummary(metric, value, low, high, len(truth), 0)
+        predictions = predictor.predict(split.test_x)
+        if metadata.task == "regression":
+            naive = float(np.mean(split.train_y))
+            records, summaries = _regression_summaries(
+                suite.metrics, np.asarray(split.test_y, dtype=np.float64), predictions.values, naive, samples, seed
+            )
+        else:
+            records, summaries = _classifier_summaries(
+                suite.metrics, np.asarray(split.test_y), predictions, samples, seed
+            )
         targets = [check_target(t, summaries.get(t.metric), suite.max_unmeasured) for t in suite.targets]
         params = {
             "suite": suite.name,
             "kind": suite.kind,
+            "task": metadata.task,
             "suite_sha256": loaded.sha256,
             "dataset": f"{data.name} test split",
             "dataset_sha256": data.digest,
@@ -514,6 +518,57 @@ class Evaluator:
             cases=records,
             seconds=round(time.perf_counter() - started, 2),
         )
+
+
+def _classifier_summaries(
+    metrics: list[str], truth: np.ndarray, predictions: Predictions, samples: int, seed: int
+) -> tuple[list[CaseRecord], dict[str, MetricSummary]]:
+    """A classifier's test rows as cases, each metric with a bootstrap interval over them."""
+    proba = np.asarray(predictions.probabilities[:, 1], dtype=np.float64)
+    records = [
+        CaseRecord(
+            case_id=f"test-{i}",
+            repeat=0,
+            detail={"label": int(y), "proba": round(float(p), 6), "prediction": int(c), "confidence": float(conf)},
+        )
+        for i, (y, p, c, conf) in enumerate(zip(truth, proba, predictions.classes, predictions.confidence, strict=True))
+    ]
+    summaries = {}
+    for metric in metrics:
+        value, low, high = _bootstrap_classifier(metric, truth, proba, samples, seed)
+        summaries[metric] = MetricSummary(metric, value, low, high, len(truth), 0)
+    return records, summaries
+
+
+def _regression_summaries(
+    metrics: list[str], truth: np.ndarray, values: np.ndarray, naive: float, samples: int, seed: int
+) -> tuple[list[CaseRecord], dict[str, MetricSummary]]:
+    """A regressor's test rows as cases: R², RMSE, MAE, MAPE with a bootstrap interval over the rows, and
+    directional accuracy against the naive forecast (the training mean): did the model put each row on the
+    right side of it? A row whose actual equals the mean has no direction and is unmeasured."""
+    if "mape" in metrics:
+        check_mape_defined(truth)
+    hits = directional_hits(np.full_like(truth, naive), truth, values)
+    records = [
+        CaseRecord(
+            case_id=f"test-{i}",
+            repeat=0,
+            detail={"actual": float(y), "predicted": round(float(v), 6)},
+            scores={} if np.isnan(h) else {"directional_accuracy": float(h)},
+            unmeasured={"directional_accuracy": "no_direction"} if np.isnan(h) else {},
+        )
+        for i, (y, v, h) in enumerate(zip(truth, values, hits, strict=True))
+    ]
+    summaries = {}
+    for metric in metrics:
+        if metric == "directional_accuracy":
+            per_case = {r.case_id: r.scores.get(metric) for r in records}
+            reasons = {r.case_id: r.unmeasured[metric] for r in records if metric in r.unmeasured}
+            summaries[metric] = summarize(metric, per_case, reasons, samples=samples, seed=seed)
+            continue
+        value, low, high = _bootstrap_regression(metric, truth, values, samples, seed)
+        summaries[metric] = MetricSummary(metric, value, low, high, len(truth), 0)
+    return records, summaries
 
 
 def classifier_metric(metric: str, truth: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -551,6 +606,13 @@ def _bootstrap_classifier(
 ) -> tuple[float, float, float]:
     """A classification metric on the test split, with a bootstrap interval over its rows."""
     return bootstrap(lambda idx: classifier_metric(metric, truth[idx], proba[idx]), len(truth), samples, seed)
+
+
+def _bootstrap_regression(
+    metric: str, truth: np.ndarray, values: np.ndarray, samples: int, seed: int
+) -> tuple[float, float, float]:
+    """A regression metric on the test split, with a bootstrap interval over its rows."""
+    return bootstrap(lambda idx: regression_metric(metric, truth[idx], values[idx]), len(truth), samples, seed)
 
 
 def _metric_value(metric: str, record: CaseRecord) -> float | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from insight.config import Settings
-from insight.errors import TrackingUnavailable
+from insight.errors import DataChanged, TrackingUnavailable
 from insight.evaluation.runner import RunResult
 from insight.prompts import Prompt, PromptRegistry
 from insight.tracking import configure_tracking
@@ -91,15 +91,54 @@ def alias_version(name: str, alias: str) -> int | None:
     return int(found.version)
 
 
+def recorded_dataset(experiment_id: str, suite: str) -> tuple[str, str] | None:
+    """(dataset_sha256, run id) of the suite's latest tracked run, or None before its first."""
+    import mlflow
+
+    runs = mlflow.search_runs(
+        experiment_ids=[experiment_id],
+        filter_string=f"tags.suite = '{suite}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    if not runs:
+        return None
+    digest = runs[0].data.params.get("dataset_sha256")
+    return (digest, runs[0].info.run_id) if digest else None
+
+
 def log_results(
-    results: list[RunResult], settings: Settings, prompts: PromptRegistry, *, alias: str | None = None
+    results: list[RunResult],
+    settings: Settings,
+    prompts: PromptRegistry,
+    *,
+    alias: str | None = None,
+    allow_data_change: bool = False,
 ) -> None:
-    """One MLflow run per result; ``alias`` is moved to a prompt version whose run passed every target."""
+    """One MLflow run per result; ``alias`` is moved to a prompt version whose run passed every target.
+
+    A result whose dataset hash differs from the one the suite's latest tracked run records is refused
+    (``DataChanged``: nothing is logged, no alias moves) unless ``allow_data_change``, which the run records
+    (tag ``insight.data_change_allowed``, param ``previous_dataset_sha256``).
+    """
     import mlflow
 
     uri = settings.tracking.uri
-    configure_tracking(settings.tracking, settings.evaluation.experiment)
+    experiment_id = configure_tracking(settings.tracking, settings.evaluation.experiment)
     with _tracking_errors(uri):
+        previous: dict[str, str] = {}
+        for result in results:
+            recorded = recorded_dataset(experiment_id, result.suite)
+            if recorded is not None and recorded[0] != result.dataset_sha256:
+                previous[result.suite] = recorded[0]
+                if not allow_data_change:
+                    raise DataChanged(
+                        f"refusing to record or promote {result.label}: its dataset {result.dataset} has sha256 "
+                        f"{result.dataset_sha256[:12]}…, but the suite's latest tracked run ({recorded[1]}) "
+                        f"was on {recorded[0][:12]}…, so the two would not be comparable. Restore the data, or "
+                        "record the change on purpose with --allow-data-change."
+                    )
         for result in results:
             tags = {
                 RUN_KIND_TAG: "evaluation",
@@ -107,6 +146,9 @@ def log_results(
                 "kind": result.kind,
                 "gate": "pass" if result.passed else "fail",
             }
+            if result.suite in previous:
+                tags["insight.data_change_allowed"] = "true"
+                result.params["previous_dataset_sha256"] = previous[result.suite]
             for check in result.targets:
                 name = metric_key(check.target.metric)
                 tags[f"target.{name}"] = check.target.describe()

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import joblib
 from pydantic import BaseModel, Field, ValidationError
@@ -34,11 +34,12 @@ class ModelMetadata(BaseModel):
 
     name: str
     version: str = Field(description="registered model version in MLflow, or a local stamp")
+    task: Literal["classification", "regression"] = "classification"
     created_at: datetime
     estimator: str
     params: dict[str, Any]
     feature_names: list[str]
-    class_labels: list[str]
+    class_labels: list[str] = Field(description="class names by index; empty for a regression model")
     metrics: dict[str, float] = Field(description="test-split metrics")
     cv_metrics: dict[str, CrossValidation]
     targets: dict[str, float]

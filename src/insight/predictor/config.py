@@ -6,13 +6,26 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from insight.errors import ConfigError
 from insight.yamlfile import load_yaml_model
 
-Estimator = Literal["logistic_regression", "random_forest", "gradient_boosting"]
-Metric = Literal["accuracy", "f1", "roc_auc", "precision", "recall"]
+Task = Literal["classification", "regression"]
+Estimator = Literal["logistic_regression", "ridge", "random_forest", "gradient_boosting"]
+Metric = Literal["accuracy", "f1", "roc_auc", "precision", "recall", "r2", "rmse", "mae", "mape"]
+DatasetName = Literal["breast_cancer", "diabetes"]
+
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "f1", "roc_auc", "precision", "recall"),
+    "regression": ("r2", "rmse", "mae", "mape"),
+}
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape"})
+DATASET_TASK: dict[str, str] = {"breast_cancer": "classification", "diabetes": "regression"}
+TASK_ESTIMATORS: dict[str, frozenset[str]] = {
+    "classification": frozenset({"logistic_regression", "random_forest", "gradient_boosting"}),
+    "regression": frozenset({"ridge", "random_forest", "gradient_boosting"}),
+}
 
 
 class _Strict(BaseModel):
@@ -59,7 +72,11 @@ class SearchConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    dataset: Literal["breast_cancer"] = "breast_cancer"
+    task: Task = "classification"
+    dataset: DatasetName = "breast_cancer"
+    registered_model_name: str | None = Field(
+        default=None, description="MLflow registered model (default: settings.predictor.registered_model_name)"
+    )
     test_size: float = Field(default=0.2, gt=0.0, lt=0.9)
     random_state: int = 42
     cv_folds: int = Field(default=5, ge=2, le=20)
@@ -73,9 +90,28 @@ class ModelConfig(_Strict):
     @classmethod
     def _targets_in_range(cls, targets: dict[str, float]) -> dict[str, float]:
         for metric, value in targets.items():
-            if not 0.0 <= value <= 1.0:
+            if metric in LOWER_IS_BETTER:
+                if value < 0.0:
+                    raise ValueError(f"target {metric}={value} must be >= 0")
+            elif not 0.0 <= value <= 1.0:
                 raise ValueError(f"target {metric}={value} must lie in [0, 1]")
         return targets
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> ModelConfig:
+        task, metrics = self.task, TASK_METRICS[self.task]
+        if DATASET_TASK[self.dataset] != task:
+            raise ValueError(f"dataset {self.dataset!r} is a {DATASET_TASK[self.dataset]} set, not {task}")
+        if self.model.estimator not in TASK_ESTIMATORS[task]:
+            raise ValueError(f"estimator {self.model.estimator!r} does not do {task}")
+        for metric in self.targets:
+            if metric not in metrics:
+                raise ValueError(f"target {metric!r} is not a {task} metric ({', '.join(metrics)})")
+        if task == "regression" and "scoring" not in self.search.model_fields_set:
+            self.search.scoring = "r2"  # the default, roc_auc, is a classifier's
+        if self.search.scoring not in metrics:
+            raise ValueError(f"search.scoring {self.search.scoring!r} is not a {task} metric")
+        return self
 
 
 def load_model_config(path: Path) -> ModelConfig:

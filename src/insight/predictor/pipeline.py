@@ -6,9 +6,14 @@ from typing import Any
 
 from scipy import stats
 from sklearn.base import BaseEstimator
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -20,10 +25,15 @@ ESTIMATORS: dict[str, type[BaseEstimator]] = {
     "random_forest": RandomForestClassifier,
     "gradient_boosting": HistGradientBoostingClassifier,
 }
+REGRESSORS: dict[str, type[BaseEstimator]] = {
+    "ridge": Ridge,
+    "random_forest": RandomForestRegressor,
+    "gradient_boosting": HistGradientBoostingRegressor,
+}
 
 
 def build_pipeline(config: ModelConfig) -> Pipeline:
-    estimator_cls = ESTIMATORS[config.model.estimator]
+    estimator_cls = (REGRESSORS if config.task == "regression" else ESTIMATORS)[config.model.estimator]
     params = dict(config.model.params)
     if "random_state" in estimator_cls().get_params():
         params.setdefault("random_state", config.random_state)

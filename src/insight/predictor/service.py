@@ -11,6 +11,10 @@ those exact step types, is checked against ``predict_proba`` on probe rows when
 the model loads, and takes only 2-D float64 matrices of the right width whose
 values are all finite (what the routes pass); anything else (NaN to impute,
 another estimator) goes through scikit-learn as before.
+
+A regression model (``metadata.task == "regression"``) answers ``values`` from
+``predict``; its NumPy path (imputer → scaler → ridge: one dot product) is built
+and checked against ``pipeline.predict`` on probe rows at load in the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import expit
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -46,12 +50,30 @@ FAST_PATH_TOLERANCE = 1e-12
 Transform = Callable[[FloatMatrix], FloatMatrix]
 
 
+_NO_FLOATS: npt.NDArray[np.float64] = np.empty(0, dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class Predictions:
+    """A classifier's classes, labels and probabilities, or (``task == "regression"``) a regressor's values."""
+
     classes: npt.NDArray[np.int64]
     labels: list[str]
     confidence: npt.NDArray[np.float64]
     probabilities: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64] = field(default_factory=lambda: _NO_FLOATS)
+    task: str = "classification"
+
+    @classmethod
+    def regression(cls, values: npt.NDArray[np.float64]) -> Predictions:
+        return cls(
+            classes=np.empty(0, dtype=np.int64),
+            labels=[],
+            confidence=_NO_FLOATS,
+            probabilities=np.empty((0, 0), dtype=np.float64),
+            values=values,
+            task="regression",
+        )
 
 
 class Predictor:
@@ -60,7 +82,8 @@ class Predictor:
         self.metadata = metadata
         self._labels = np.asarray(metadata.class_labels, dtype=object)
         self._width = len(metadata.feature_names)
-        self._fast = _checked_fast_path(pipeline, self._width)
+        self.task = metadata.task
+        self._fast = _checked_fast_path(pipeline, self._width, self.task)
 
     @classmethod
     def load(cls, model_dir: Path) -> Predictor:
@@ -77,6 +100,10 @@ class Predictor:
 
     def predict(self, features: FloatMatrix) -> Predictions:
         """Predict every row of a 2-D matrix whose columns follow ``feature_names``."""
+        if self.task == "regression":
+            if self._fast is not None and self._fits_fast_path(features):
+                return Predictions.regression(self._fast(features))
+            return Predictions.regression(np.asarray(self._pipeline.predict(features), dtype=np.float64))
         if self._fast is not None and self._fits_fast_path(features):
             probabilities = self._fast(features)
         else:
@@ -100,26 +127,34 @@ class Predictor:
         )
 
 
-def _checked_fast_path(pipeline: Pipeline, width: int) -> Transform | None:
-    """The NumPy path for ``pipeline``, if it has one that agrees with ``predict_proba``."""
-    fast = _fast_path(pipeline, width)
+def _checked_fast_path(pipeline: Pipeline, width: int, task: str = "classification") -> Transform | None:
+    """The NumPy path for ``pipeline``, if it has one that agrees with ``predict_proba`` (a regressor's:
+    with ``predict``)."""
+    fast = _fast_path(pipeline, width, task)
     if fast is None:
         return None
+    reference = pipeline.predict if task == "regression" else pipeline.predict_proba
     rng = np.random.default_rng(0)
     scaler = next((s for s in pipeline.named_steps.values() if isinstance(s, StandardScaler)), None)
     center = scaler.mean_ if scaler is not None and scaler.mean_ is not None else 0.0
     spread = scaler.scale_ if scaler is not None and scaler.scale_ is not None else 1.0
     for n_rows in (1, 7, 256):
         probe = center + spread * rng.normal(0.0, 2.0, size=(n_rows, width))
-        expected = np.asarray(pipeline.predict_proba(probe), dtype=np.float64)
+        expected = np.asarray(reference(probe), dtype=np.float64)
         got = fast(probe)
-        if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=FAST_PATH_TOLERANCE):
-            log.warning("NumPy prediction path disagrees with predict_proba; using scikit-learn")
+        # a regressor's values are in the target's unit (hundreds here): the tolerance is relative to them
+        atol = (
+            FAST_PATH_TOLERANCE * max(1.0, float(np.abs(expected).max()))
+            if task == "regression"
+            else FAST_PATH_TOLERANCE
+        )
+        if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=atol):
+            log.warning("NumPy prediction path disagrees with scikit-learn; using scikit-learn")
             return None
     return fast
 
 
-def _fast_path(pipeline: Pipeline, width: int) -> Transform | None:
+def _fast_path(pipeline: Pipeline, width: int, task: str = "classification") -> Transform | None:
     """Fitted steps as NumPy functions for finite input, or None for any other pipeline."""
     steps = [step for _, step in pipeline.steps if step is not None and step != "passthrough"]
     if not steps or any(getattr(step, "n_features_in_", width) != width for step in steps):
@@ -131,7 +166,7 @@ def _fast_path(pipeline: Pipeline, width: int) -> Transform | None:
         if function is None:
             return None
         functions.append(function)
-    proba = _fast_binary_logistic(final)
+    proba = _fast_ridge(final) if task == "regression" else _fast_binary_logistic(final)
     if proba is None:
         return None
 
@@ -187,6 +222,26 @@ def _fast_binary_logistic(step: Any) -> Transform | None:
         return probabilities
 
     return predict_proba
+
+
+def _fast_ridge(step: Any) -> Transform | None:
+    if type(step) is not Ridge:
+        return None
+    coef = np.asarray(step.coef_, dtype=np.float64)
+    intercept = (
+        float(np.asarray(step.intercept_, dtype=np.float64).reshape(-1)[0])
+        if np.ndim(step.intercept_)
+        else float(step.intercept_)
+    )
+    if coef.shape != (step.n_features_in_,):  # one target only
+        return None
+
+    def predict(features: FloatMatrix) -> FloatMatrix:
+        # As LinearModel._decision_function: X @ coef_ + intercept_.
+        values: FloatMatrix = features @ coef + intercept
+        return values
+
+    return predict
 
 
 def _identity(features: FloatMatrix) -> FloatMatrix:

@@ -18,12 +18,17 @@ import sklearn
 from sklearn.metrics import (
     accuracy_score,
     f1_score,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
     precision_score,
+    r2_score,
     recall_score,
     roc_auc_score,
+    root_mean_squared_error,
 )
 from sklearn.model_selection import (
     GridSearchCV,
+    KFold,
     RandomizedSearchCV,
     StratifiedKFold,
     cross_validate,
@@ -31,9 +36,9 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 
 from insight.config import Settings
-from insight.errors import ConfigError
-from insight.predictor.artifact import CrossValidation, ModelMetadata, save_artifact
-from insight.predictor.config import ModelConfig
+from insight.errors import ConfigError, DataChanged, InsightError
+from insight.predictor.artifact import CrossValidation, ModelMetadata, read_metadata, save_artifact
+from insight.predictor.config import LOWER_IS_BETTER, TASK_METRICS, ModelConfig
 from insight.predictor.data import (
     Dataset,
     FloatMatrix,
@@ -43,10 +48,22 @@ from insight.predictor.data import (
     split_dataset,
 )
 from insight.predictor.pipeline import build_pipeline, search_distributions
-from insight.predictor.plots import save_confusion_matrix, save_roc_curve
+from insight.predictor.plots import (
+    save_confusion_matrix,
+    save_predicted_vs_actual,
+    save_residuals,
+    save_roc_curve,
+)
 from insight.tracking import configure_tracking
 
-CV_SCORING = ("accuracy", "f1", "roc_auc", "precision", "recall")
+CV_SCORING = TASK_METRICS["classification"]
+# scikit-learn's scorers for the regression metrics: errors are negated (greater is better) there.
+SCORERS = {
+    "r2": "r2",
+    "rmse": "neg_root_mean_squared_error",
+    "mae": "neg_mean_absolute_error",
+    "mape": "neg_mean_absolute_percentage_error",
+}
 Progress = Callable[[str], None]
 
 
@@ -57,8 +74,16 @@ class TargetCheck:
     target: float
 
     @property
+    def lower_is_better(self) -> bool:
+        return self.metric in LOWER_IS_BETTER
+
+    @property
+    def op(self) -> str:
+        return "≤" if self.lower_is_better else "≥"
+
+    @property
     def passed(self) -> bool:
-        return self.value >= self.target
+        return self.value <= self.target if self.lower_is_better else self.value >= self.target
 
 
 @dataclass
@@ -69,13 +94,24 @@ class TrainingReport:
     model_dir: Path
     search_trials: int = 0
     best_search_params: dict[str, Any] = field(default_factory=dict)
+    data_changes: list[str] = field(default_factory=list)
 
     @property
     def targets_met(self) -> bool:
         return all(check.passed for check in self.checks)
 
 
-def evaluate_on_test(pipeline: Pipeline, x: FloatMatrix, y: IntVector) -> dict[str, float]:
+def evaluate_on_test(
+    pipeline: Pipeline, x: FloatMatrix, y: IntVector, task: str = "classification"
+) -> dict[str, float]:
+    if task == "regression":
+        predicted_values = pipeline.predict(x)
+        return {
+            "r2": float(r2_score(y, predicted_values)),
+            "rmse": float(root_mean_squared_error(y, predicted_values)),
+            "mae": float(mean_absolute_error(y, predicted_values)),
+            "mape": float(mean_absolute_percentage_error(y, predicted_values)),
+        }
     proba = pipeline.predict_proba(x)[:, 1]
     predicted = (proba >= 0.5).astype(np.int64)
     return {
@@ -91,13 +127,31 @@ def check_targets(metrics: Mapping[str, float], targets: Mapping[str, float]) ->
     return [TargetCheck(name, metrics[name], target) for name, target in targets.items()]
 
 
+def cv_folds(config: ModelConfig) -> KFold | StratifiedKFold:
+    """Stratified folds for a classifier, plain shuffled folds for a regressor."""
+    folds = StratifiedKFold if config.task == "classification" else KFold
+    return folds(n_splits=config.cv_folds, shuffle=True, random_state=config.random_state)
+
+
+def scorer(metric: str) -> str:
+    """The scikit-learn scoring name of a metric (``rmse`` → ``neg_root_mean_squared_error``)."""
+    return SCORERS.get(metric, metric)
+
+
+def sign(metric: str) -> float:
+    """-1 for the errors scikit-learn negates, so ``sign * score`` is the metric itself."""
+    return -1.0 if scorer(metric).startswith("neg_") else 1.0
+
+
 def cross_validation(pipeline: Pipeline, split: Split, config: ModelConfig) -> dict[str, CrossValidation]:
-    folds = StratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=config.random_state)
-    scores = cross_validate(pipeline, split.train_x, split.train_y, cv=folds, scoring=CV_SCORING)
-    return {
-        name: CrossValidation(mean=float(np.mean(scores[f"test_{name}"])), std=float(np.std(scores[f"test_{name}"])))
-        for name in CV_SCORING
-    }
+    names = TASK_METRICS[config.task]
+    scoring = {name: scorer(name) for name in names}
+    scores = cross_validate(pipeline, split.train_x, split.train_y, cv=cv_folds(config), scoring=scoring)
+    out = {}
+    for name in names:
+        values = sign(name) * np.asarray(scores[f"test_{name}"], dtype=np.float64)
+        out[name] = CrossValidation(mean=float(np.mean(values)), std=float(np.std(values)))
+    return out
 
 
 def train(
@@ -105,8 +159,11 @@ def train(
     config: ModelConfig,
     *,
     search: bool = False,
+    allow_data_change: bool = False,
     progress: Progress = lambda _message: None,
 ) -> TrainingReport:
+    """``allow_data_change``: train (and serve, and register) even when the data's digest differs from the one
+    the served model or the registered model's latest version records; the run records that it did."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -114,9 +171,23 @@ def train(
     split = split_dataset(dataset, config.test_size, config.random_state)
     pipeline = build_pipeline(config)
     experiment_id = configure_tracking(settings.tracking)
+    model_name = config.registered_model_name or settings.predictor.registered_model_name
+    changes = data_changes(settings.predictor.model_dir, model_name, dataset.digest)
+    if changes and not allow_data_change:
+        raise DataChanged(
+            f"refusing to train: the {dataset.name} data's digest is {dataset.digest[:12]}…, but "
+            + "; ".join(changes)
+            + ". A model trained now would replace one trained on other data. Train into another folder "
+            "(INSIGHT_PREDICTOR__MODEL_DIR) under another registered name, or retrain on purpose with "
+            "--allow-data-change (recorded in the MLflow run)."
+        )
 
     with mlflow.start_run(run_name="train-search" if search else "train") as run:
-        mlflow.set_tags({"insight.job": "predictor", "insight.search": str(search).lower()})
+        mlflow.set_tags(
+            {"insight.job": "predictor", "insight.search": str(search).lower(), "insight.task": config.task}
+        )
+        if changes:
+            mlflow.set_tags({"insight.data_change_allowed": "true", "insight.data_change": "; ".join(changes)[:4900]})
         search_trials = 0
         best_params: dict[str, Any] = {}
         if search:
@@ -131,18 +202,23 @@ def train(
         cv = cross_validation(pipeline, split, config)
         progress("fitting on the whole training split")
         pipeline.fit(split.train_x, split.train_y)
-        metrics = evaluate_on_test(pipeline, split.test_x, split.test_y)
+        metrics = evaluate_on_test(pipeline, split.test_x, split.test_y, config.task)
         checks = check_targets(metrics, {str(k): v for k, v in config.targets.items()})
         targets_met = all(c.passed for c in checks)
 
         _log_run(mlflow, dataset, split, config, params, cv, metrics, checks)
         _log_plots(mlflow, pipeline, split, dataset)
         progress("logging the model to MLflow")
-        registered_name = settings.predictor.registered_model_name if targets_met else None
+        registered_name = model_name if targets_met else None
+        served_output = (
+            pipeline.predict(split.test_x[:5])
+            if config.task == "regression"
+            else pipeline.predict_proba(split.test_x[:5])
+        )
         model_info = mlflow.sklearn.log_model(
             pipeline,
             name="model",
-            signature=infer_signature(split.test_x[:5], pipeline.predict_proba(split.test_x[:5])),
+            signature=infer_signature(split.test_x[:5], served_output),
             input_example=split.test_x[:3],
             registered_model_name=registered_name,
             pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
@@ -156,8 +232,9 @@ def train(
         mlflow.set_tag("insight.model_version", version)
 
     metadata = ModelMetadata(
-        name=settings.predictor.registered_model_name,
+        name=model_name,
         version=version,
+        task=config.task,
         created_at=datetime.now(UTC),
         estimator=config.model.estimator,
         params=_jsonable(params),
@@ -186,7 +263,47 @@ def train(
         model_dir=model_dir,
         search_trials=search_trials,
         best_search_params=best_params,
+        data_changes=changes,
     )
+
+
+def data_changes(model_dir: Path, registered_name: str, digest: str) -> list[str]:
+    """Where a data digest other than ``digest`` is recorded: the served model's ``metadata.json`` in
+    ``model_dir``, and the MLflow run of the registered model's latest version (its ``data_digest`` param).
+    Empty when neither exists yet or both record ``digest``."""
+    found = []
+    try:
+        served = read_metadata(model_dir)
+    except InsightError:  # no model there yet (or unreadable metadata: nothing to compare with)
+        served = None
+    if served is not None and served.data_digest != digest:
+        found.append(
+            f"the model served from {model_dir} ({served.name} v{served.version}) was trained on "
+            f"{served.dataset} data of digest {served.data_digest[:12]}…"
+        )
+    recorded = _registered_digest(registered_name)
+    if recorded is not None and recorded[1] != digest:
+        found.append(f"the registered model {registered_name} v{recorded[0]} records data digest {recorded[1][:12]}…")
+    return found
+
+
+def _registered_digest(name: str) -> tuple[str, str] | None:
+    """(version, data_digest) of the registered model's latest version, if it has one that records it."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+        if not versions:
+            return None
+        latest = max(versions, key=lambda v: int(v.version))
+        if not latest.run_id:
+            return None
+        digest = client.get_run(latest.run_id).data.params.get("data_digest")
+    except MlflowException:
+        return None
+    return (str(latest.version), digest) if digest else None
 
 
 def _search(pipeline: Pipeline, split: Split, config: ModelConfig) -> tuple[Pipeline, dict[str, Any], int]:
@@ -196,18 +313,19 @@ def _search(pipeline: Pipeline, split: Split, config: ModelConfig) -> tuple[Pipe
     spec = config.search
     if not spec.space:
         raise ConfigError("search.space is empty: declare the parameters to search")
-    folds = StratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=config.random_state)
+    folds = cv_folds(config)
+    scoring, direction = scorer(spec.scoring), sign(spec.scoring)
     searcher: GridSearchCV | RandomizedSearchCV
     if spec.method == "grid":
         if not all(isinstance(v, list) for v in spec.space.values()):
             raise ConfigError("grid search takes lists of values only, not distributions")
-        searcher = GridSearchCV(pipeline, spec.space, scoring=spec.scoring, cv=folds)
+        searcher = GridSearchCV(pipeline, spec.space, scoring=scoring, cv=folds)
     else:
         searcher = RandomizedSearchCV(
             pipeline,
             search_distributions(spec.space),
             n_iter=spec.n_iter,
-            scoring=spec.scoring,
+            scoring=scoring,
             cv=folds,
             random_state=config.random_state,
         )
@@ -218,14 +336,14 @@ def _search(pipeline: Pipeline, split: Split, config: ModelConfig) -> tuple[Pipe
             mlflow.log_params(_jsonable(candidate))
             mlflow.log_metrics(
                 {
-                    f"cv_{spec.scoring}_mean": float(results["mean_test_score"][i]),
+                    f"cv_{spec.scoring}_mean": direction * float(results["mean_test_score"][i]),
                     f"cv_{spec.scoring}_std": float(results["std_test_score"][i]),
                 }
             )
             mlflow.set_tag("insight.rank", str(int(results["rank_test_score"][i])))
     best = _jsonable(searcher.best_params_)
     mlflow.log_params({f"search_best_{k}": v for k, v in best.items()})
-    mlflow.log_metric(f"search_best_cv_{spec.scoring}", float(searcher.best_score_))
+    mlflow.log_metric(f"search_best_cv_{spec.scoring}", direction * float(searcher.best_score_))
     best_pipeline = build_pipeline(config).set_params(**searcher.best_params_)
     return best_pipeline, best, len(results["params"])
 
@@ -244,6 +362,7 @@ def _log_run(
 
     mlflow.log_params(
         {
+            "task": config.task,
             "estimator": config.model.estimator,
             "impute": config.preprocessing.impute,
             "scale": config.preprocessing.scale,
@@ -252,6 +371,7 @@ def _log_run(
             "random_state": config.random_state,
             "config_sha256": config.sha256,
             "data_digest": dataset.digest,
+            "dataset": dataset.name,
             **{f"model.{k}": v for k, v in _jsonable(params).items()},
         }
     )
@@ -262,7 +382,7 @@ def _log_run(
     mlflow.log_metrics({f"cv_{name}_std": value.std for name, value in cv.items()})
     mlflow.log_metrics({f"test_{name}": value for name, value in metrics.items()})
     mlflow.log_metrics({"n_train": len(split.train_y), "n_test": len(split.test_y)})
-    mlflow.set_tags({f"target.{c.metric}": f">= {c.target}" for c in checks})
+    mlflow.set_tags({f"target.{c.metric}": f"{'<=' if c.lower_is_better else '>='} {c.target}" for c in checks})
     mlflow.set_tags({f"target.{c.metric}.passed": str(c.passed).lower() for c in checks})
     mlflow.set_tag("targets_met", str(all(c.passed for c in checks)).lower())
 
@@ -270,8 +390,12 @@ def _log_run(
 def _log_plots(mlflow: Any, pipeline: Pipeline, split: Split, dataset: Dataset) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        save_confusion_matrix(pipeline, split, dataset.class_labels, folder / "confusion_matrix.png")
-        save_roc_curve(pipeline, split, folder / "roc_curve.png")
+        if dataset.task == "regression":
+            save_predicted_vs_actual(pipeline, split, folder / "predicted_vs_actual.png")
+            save_residuals(pipeline, split, folder / "residuals.png")
+        else:
+            save_confusion_matrix(pipeline, split, dataset.class_labels, folder / "confusion_matrix.png")
+            save_roc_curve(pipeline, split, folder / "roc_curve.png")
         mlflow.log_artifacts(str(folder), artifact_path="plots")
 
 

@@ -19,9 +19,11 @@ from insight.api.deps import AUTH_RESPONSES, PredictCaller, PredictorDep, Served
 from insight.api.schemas.predict import (
     BatchPredictRequest,
     BatchPredictResponse,
+    BatchRegressionPredictResponse,
     ModelInfo,
     PredictRequest,
     PredictResponse,
+    RegressionPredictResponse,
     request_body,
 )
 from insight.predictor.data import FloatMatrix
@@ -60,7 +62,7 @@ async def _predict(predictor: Predictor, matrix: FloatMatrix) -> Predictions:
 
 @router.post(
     "/predict",
-    response_model=PredictResponse,
+    response_model=PredictResponse | RegressionPredictResponse,
     responses=_ERRORS,
     openapi_extra=request_body(PredictRequest) | _SECURITY,
     summary="Predict one instance",
@@ -71,20 +73,26 @@ async def predict(request: Request, served: ServedPredictor) -> Response:
     features = required_field(payload, "features")
     matrix = row_to_matrix(features, predictor.feature_names, ("body", "features"))
     result = await _predict(predictor, matrix)
-    meta = predictor.metadata
+    if result.task == "regression":
+        return _json({"prediction": float(result.values[0]), "model": _model_ref(predictor)})
     return _json(
         {
             "prediction": int(result.classes[0]),
             "label": result.labels[0],
             "confidence": float(result.confidence[0]),
-            "model": {"name": meta.name, "version": meta.version},
+            "model": _model_ref(predictor),
         }
     )
 
 
+def _model_ref(predictor: Predictor) -> dict[str, str]:
+    meta = predictor.metadata
+    return {"name": meta.name, "version": meta.version, "task": meta.task}
+
+
 @router.post(
     "/predict/batch",
-    response_model=BatchPredictResponse,
+    response_model=BatchPredictResponse | BatchRegressionPredictResponse,
     responses=_ERRORS,
     openapi_extra=request_body(BatchPredictRequest) | _SECURITY,
     summary="Predict many instances in one vectorised call",
@@ -101,12 +109,14 @@ async def predict_batch(request: Request, served: ServedPredictor) -> Response:
         max_rows=settings.predictor.max_batch_rows,
     )
     result = await _predict(predictor, matrix)
-    meta = predictor.metadata
+    if result.task == "regression":
+        values = [{"prediction": value} for value in result.values.tolist()]
+        return _json({"predictions": values, "model": _model_ref(predictor)})
     predictions = [
         {"prediction": c, "label": label, "confidence": p}
         for c, label, p in zip(result.classes.tolist(), result.labels, result.confidence.tolist(), strict=True)
     ]
-    return _json({"predictions": predictions, "model": {"name": meta.name, "version": meta.version}})
+    return _json({"predictions": predictions, "model": _model_ref(predictor)})
 
 
 @router.get("/model", response_model=ModelInfo, responses={**AUTH_RESPONSES, 503: _ERRORS[503]}, summary="Served model")
@@ -115,6 +125,7 @@ async def model_info(_caller: PredictCaller, predictor: PredictorDep) -> ModelIn
     return ModelInfo(
         name=meta.name,
         version=meta.version,
+        task=meta.task,
         estimator=meta.estimator,
         feature_names=meta.feature_names,
         class_labels=meta.class_labels,

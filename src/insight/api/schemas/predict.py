@@ -7,7 +7,7 @@ document the contract in OpenAPI and are what the routes' output follows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,9 +41,13 @@ class BatchPredictRequest(BaseModel):
     )
 
 
+Task = Literal["classification", "regression"]
+
+
 class ModelRef(BaseModel):
     name: str
     version: str
+    task: Task = Field(description="classification: a class, label and confidence per instance; regression: a value")
 
 
 class Prediction(BaseModel):
@@ -53,7 +57,8 @@ class Prediction(BaseModel):
 
 
 _PREDICTION_EXAMPLE: dict[str, Any] = {"prediction": 0, "label": "malignant", "confidence": 0.9999}
-_MODEL_EXAMPLE: dict[str, Any] = {"name": "insight-predictor", "version": "1"}
+_MODEL_EXAMPLE: dict[str, Any] = {"name": "insight-predictor", "version": "1", "task": "classification"}
+_REGRESSION_MODEL_EXAMPLE: dict[str, Any] = {"name": "insight-predictor-diabetes", "version": "1", "task": "regression"}
 
 
 class PredictResponse(Prediction):
@@ -79,6 +84,31 @@ class BatchPredictResponse(BaseModel):
     model: ModelRef
 
 
+class RegressionPrediction(BaseModel):
+    prediction: float = Field(description="predicted value, in the target's unit")
+
+
+class RegressionPredictResponse(RegressionPrediction):
+    """What /predict answers when the served model is a regressor (``model.task == "regression"``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"prediction": 151.3, "model": _REGRESSION_MODEL_EXAMPLE}]}
+    )
+    model: ModelRef
+
+
+class BatchRegressionPredictResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"predictions": [{"prediction": 151.3}, {"prediction": 74.9}], "model": _REGRESSION_MODEL_EXAMPLE}
+            ]
+        }
+    )
+    predictions: list[RegressionPrediction]
+    model: ModelRef
+
+
 class ModelInfo(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -86,6 +116,7 @@ class ModelInfo(BaseModel):
                 {
                     "name": "insight-predictor",
                     "version": "1",
+                    "task": "classification",
                     "estimator": "logistic_regression",
                     "feature_names": ["mean radius", "mean texture", "…"],
                     "class_labels": ["malignant", "benign"],
@@ -101,9 +132,10 @@ class ModelInfo(BaseModel):
     )
     name: str
     version: str
+    task: Task
     estimator: str
     feature_names: list[str]
-    class_labels: list[str]
+    class_labels: list[str] = Field(description="class names by index; empty for a regression model")
     metrics: dict[str, float]
     targets: dict[str, float]
     mlflow_run_id: str | None
