@@ -75,6 +75,14 @@ def train(
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="do nothing when a served model already exists")
     ] = False,
+    allow_data_change: Annotated[
+        bool,
+        typer.Option(
+            "--allow-data-change",
+            help="train and serve even when the data's digest differs from the served or registered model's "
+            "(recorded in the MLflow run)",
+        ),
+    ] = False,
 ) -> None:
     """Train the predictor: cross-validate, test against the config's targets, track, serve."""
     from insight.predictor.artifact import METADATA_FILE
@@ -88,7 +96,13 @@ def train(
     try:
         config = load_model_config(config_path or settings.predictor.config_path)
         with console.status("training…") as status:
-            report = run_training(settings, config, search=search, progress=lambda msg: status.update(msg))
+            report = run_training(
+                settings,
+                config,
+                search=search,
+                allow_data_change=allow_data_change,
+                progress=lambda msg: status.update(msg),
+            )
     except InsightError as exc:
         raise fail(exc) from exc
 
@@ -102,13 +116,15 @@ def train(
             check.metric,
             f"{check.value:.4f}",
             f"{cv.mean:.4f} ± {cv.std:.4f}" if cv else "—",
-            f"≥ {check.target:.2f}",
+            f"{check.op} {check.target:.2f}",
             "[green]pass[/green]" if check.passed else "[red]MISS[/red]",
         )
     console.print(table)
     if report.search_trials:
         console.print(f"search: {report.search_trials} trials, best {report.best_search_params}")
     console.print(f"MLflow run {meta.mlflow_run_id} ({settings.tracking.uri})")
+    for change in report.data_changes:
+        err_console.print(f"[yellow]data changed (allowed, recorded in the run)[/yellow]: {change}")
     if not report.served:
         missed = ", ".join(c.metric for c in report.checks if not c.passed)
         err_console.print(
@@ -122,6 +138,9 @@ def train(
 @app.command("model-card")
 def model_card(
     output: Annotated[Path, typer.Option(help="where to write the card")] = Path("MODEL_CARD.md"),
+    model_dir: Annotated[
+        Path | None, typer.Option("--model-dir", help="the model's folder (default: the served model's)")
+    ] = None,
 ) -> None:
     """Write MODEL_CARD.md from the served model's recorded metadata."""
     from insight.predictor.artifact import read_metadata
@@ -129,10 +148,10 @@ def model_card(
 
     settings = load_settings()
     try:
-        metadata = read_metadata(settings.predictor.model_dir)
+        metadata = read_metadata(model_dir or settings.predictor.model_dir)
     except InsightError as exc:
         raise fail(exc) from exc
-    output.write_text(render_model_card(metadata, settings))
+    output.write_text(render_model_card(metadata, settings, model_dir))
     console.print(f"wrote {output} for {metadata.name} v{metadata.version}")
 
 
