@@ -139,6 +139,9 @@ def run_planner(
     settings = get_settings()
     service: TableQuestions = build_table_questions(settings, use_model=args.planner != "rules", mode=args.planner)
     order = seeded_order(questions, data / "tables")
+    if args.half != "all":  # tune on the first half of the seeded order, report on the second
+        middle = len(order) // 2
+        order = order[:middle] if args.half == "tune" else order[middle:]
     if args.levels:
         order = [q for q in order if q["level"] in args.levels.split(",")]
     sample = order[: args.limit] if args.limit else order
@@ -169,7 +172,8 @@ def run_planner(
     extra = {
         "planner": args.planner,
         "model": service.model_name,
-        "sample": f"first {len(sample)} of the seeded order" + (f", levels {args.levels}" if args.levels else ""),
+        "sample": f"half={args.half}, first {len(sample)} of the seeded order"
+        + (f", levels {args.levels}" if args.levels else ""),
         "p50_s_per_question": round(statistics.median(seconds), 2) if seconds else None,
         "plans_by": dict(planners),
     }
@@ -182,6 +186,12 @@ def main() -> None:
     parser.add_argument("--reference", action="store_true", help="score the hand-written reference plans")
     parser.add_argument("--planner", choices=("model", "rules", "hybrid"), default="hybrid")
     parser.add_argument("--limit", type=int, default=0, help="first N questions of the seeded order (0: all)")
+    parser.add_argument(
+        "--half",
+        choices=("all", "tune", "held_out"),
+        default="held_out",
+        help="tune: first half of the seeded order (the reference sample is in it); held_out: the second half",
+    )
     parser.add_argument("--levels", default="", help="comma-separated levels to keep (easy,medium,hard)")
     args = parser.parse_args()
     questions, labels = load(args.data)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from insight.analysis.plan.cli import ask_table
 from insight.auth.cli import keys_app
 from insight.bulk.cli import AddressOption, EngineOption, engine_settings, ingest_with_ray, predict_batch
 from insight.config import Settings
@@ -381,6 +382,9 @@ def analyze(
     )
     who = f"model {meta.provider}/{meta.model}" if meta.narrator == "model" else f"template ({meta.narrator_reason})"
     console.print(f"[dim]narrated by {who}[/dim]")
+
+
+app.command("ask-table")(ask_table)
 
 
 def _print_insights(report: InsightReport) -> None:

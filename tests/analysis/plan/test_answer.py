@@ -181,3 +181,25 @@ def test_the_full_plan_schema_stays_a_closed_union() -> None:
     schema = TablePlan.model_json_schema()
     step = schema["properties"]["steps"]["items"]
     assert set(step["discriminator"]["mapping"]) == set(operations())
+
+
+def test_the_model_fills_only_the_names_the_rules_left_open(frame: pd.DataFrame, prompts: PromptRegistry) -> None:
+    reply = tool_reply({"spread_thing": {"op": "std", "column": "Fare"}}, name="PlanChoices")
+    questions, model = service(prompts, reply)
+    text = "Fare: @mean_fare[m] and @spread_thing[s], rounded to two decimal places."
+    answer = asyncio.run(questions.answer(frame, text))
+    assert answer.supported and answer.planner == "rules+model"
+    assert {v.name: v.text for v in answer.values} == {
+        "mean_fare": f"{frame.Fare.mean():.2f}",
+        "spread_thing": f"{frame.Fare.std():.2f}",
+    }
+    assert len(model.received) == 1
+
+
+def test_the_skeleton_schema_requires_each_open_name_among_the_mentioned_columns() -> None:
+    from insight.analysis.plan.planner import named_choice_schema
+
+    schema = named_choice_schema(["a_b", "json"], ["Fare"]).model_json_schema()
+    assert schema["required"] == ["a_b", "json"]
+    column = schema["$defs"]["Choice"]["properties"]["column"]
+    assert column.get("enum", [column.get("const")]) == ["Fare"]

@@ -2,8 +2,10 @@
 wrote, the plan that produced them (re-runnable), its readable steps, and the execution time; or
 ``supported=false`` with the reason.
 
-Planning order (``mode``): ``hybrid`` tries the rule planner first and asks the model only when the rules
-do not understand every requested value; ``model`` asks the model only; ``rules`` never calls a model.
+Planning order (``mode``): ``hybrid`` builds a rule skeleton from the question's ``@name[...]`` answers and
+asks the model only to fill the names the rules did not understand (an operation and columns from enums),
+or for the whole choice when the question names no answers; ``model`` asks the model only; ``rules`` never
+calls a model.
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ from pydantic import BaseModel
 
 from insight.analysis.plan import language as lang
 from insight.analysis.plan.executor import Execution, PlanExecutionError, execute
-from insight.analysis.plan.planner import PROMPT, ChoicePlanner, ModelPlanner, RulePlanner, describe_columns
-from insight.analysis.plan.result import NamedValue, TableAnswer
+from insight.analysis.plan.planner import (
+    PROMPT,
+    ChoicePlanner,
+    ModelPlanner,
+    RulePlanner,
+    SkeletonPlanner,
+    describe_columns,
+)
+from insight.analysis.plan.result import NamedValue, Planner, TableAnswer
 from insight.analysis.plan.validation import PlanRejected, check_plan, table_kinds
 from insight.config import Settings, TablePlanSettings
 from insight.errors import InsightError
@@ -85,6 +94,9 @@ class TableQuestions:
         assert self.llm is not None
         client = await anyio.to_thread.run_sync(self.llm.require)
         columns = describe_columns(frame, kinds, self.settings.sample_values)
+        skeleton = self.rules.skeleton(question, kinds) if self.prompt.version > 1 else None
+        if skeleton is not None and self.mode == "hybrid":
+            return await SkeletonPlanner(client, self.prompt).fill(skeleton, question, columns, kinds)
         # v1 asks for the whole TablePlan (remote models); v2+ for compact choices the local model's context fits
         planner = ModelPlanner if self.prompt.version == 1 else ChoicePlanner
         drafted = await planner(client, self.prompt).plan(question, columns, kinds)
@@ -94,13 +106,13 @@ class TableQuestions:
         """The answer; ``use_model=False`` plans by rules only (``narrate=false``: no model call)."""
         question = question.strip()[:MAX_QUESTION_CHARS]
         kinds = table_kinds(frame)
-        planner: Literal["rules", "model"] = "rules"
+        planner: Planner = "rules"
         mode: PlannerMode = self.mode if use_model else "rules"
         plan = self.rules.plan(question, kinds) if mode in ("hybrid", "rules") else None
         base = {"question": question}
         try:
             if plan is None and mode in ("hybrid", "model"):
-                planner = "model"
+                planner = "rules+model" if mode == "hybrid" and self.rules.skeleton(question, kinds) else "model"
                 plan = await self._model_plan(question, frame, kinds)
             if plan is None:
                 return TableAnswer(
@@ -122,7 +134,7 @@ class TableQuestions:
                 reason=exc.message if refused else f"the plan does not fit the table: {exc.message}",
                 plan=plan,
                 planner=planner,
-                model=self.model_name if planner == "model" else None,
+                model=self.model_name if planner != "rules" else None,
             )
         except (PlanExecutionError, InsightError) as exc:
             return TableAnswer(
@@ -131,7 +143,7 @@ class TableQuestions:
                 reason=f"{type(exc).__name__}: {exc.message}",
                 plan=plan,
                 planner=planner,
-                model=self.model_name if planner == "model" else None,
+                model=self.model_name if planner != "rules" else None,
             )
         texts = result.formatted()
         values = [NamedValue(name=k, value=v, text=texts[k]) for k, v in result.values.items()]
@@ -144,7 +156,7 @@ class TableQuestions:
             steps=[describe_step(step) for step in checked.steps],
             execution_ms=min(result.execution_ms, total_ms),
             planner=planner,
-            model=self.model_name if planner == "model" else None,
+            model=self.model_name if planner != "rules" else None,
         )
 
 

@@ -133,6 +133,32 @@ def _mentioned(question: str, kinds: dict[str, Kind]) -> list[str]:
     return [column for _, column in sorted(found)]
 
 
+@dataclass
+class Skeleton:
+    """A plan by construction with holes: the measures the rules did not understand are None."""
+
+    before: list[dict[str, Any]]
+    measures: dict[str, dict[str, Any] | None]
+    digits: int | None
+    mentioned: list[str]
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, step in self.measures.items() if step is None]
+
+    def complete(self, filled: dict[str, dict[str, Any]]) -> lang.TablePlan | None:
+        steps = list(self.before)
+        for name, step in self.measures.items():
+            chosen = step if step is not None else filled.get(name)
+            if chosen is None:
+                return None
+            steps.append(chosen)
+        try:
+            return lang.TablePlan.model_validate({"steps": steps})
+        except ValueError:
+            return None
+
+
 class RulePlanner:
     """Plans by construction for questions in the benchmark's answer format that it recognises.
 
@@ -142,7 +168,8 @@ class RulePlanner:
     not understood, so the caller can ask the model or refuse.
     """
 
-    def plan(self, question: str, kinds: dict[str, Kind]) -> lang.TablePlan | None:
+    def skeleton(self, question: str, kinds: dict[str, Kind]) -> Skeleton | None:
+        """The preprocessing steps and, per requested name, its measure (None where not understood)."""
         names = answer_names(question)
         if not names:
             return None
@@ -150,20 +177,20 @@ class RulePlanner:
         mentioned = _mentioned(question, kinds)
         numeric = [c for c in mentioned if kinds[c] in ("number", "bool")]
         digits = _rounding(question)
-        steps: list[dict[str, Any]] = []
+        before: list[dict[str, Any]] = []
         main = numeric[0] if numeric else None
         removes = any(w in text for w in ("remov", "prun", "exclud", "after removing", "clean"))
         if main is not None and removes and ("iqr" in text or "interquartile" in text):
             if not any("outlier" in n.lower() for n in names):
-                steps.append({"op": "remove_outliers", "column": main, "method": "iqr", "threshold": 1.5})
-        measures = [self._measure(name, text, kinds, numeric, digits) for name in names]
-        if any(m is None for m in measures):
+                before.append({"op": "remove_outliers", "column": main, "method": "iqr", "threshold": 1.5})
+        measures = {name: self._measure(name, text, kinds, numeric, digits) for name in names}
+        return Skeleton(before, measures, digits, mentioned)
+
+    def plan(self, question: str, kinds: dict[str, Kind]) -> lang.TablePlan | None:
+        skeleton = self.skeleton(question, kinds)
+        if skeleton is None or skeleton.missing:
             return None
-        steps.extend(m for m in measures if m is not None)
-        try:
-            return lang.TablePlan.model_validate({"steps": steps})
-        except ValueError:
-            return None
+        return skeleton.complete({})
 
     def _measure(
         self, name: str, text: str, kinds: dict[str, Kind], numeric: list[str], digits: int | None
@@ -254,20 +281,24 @@ def compile_choices(choices: BaseModel, question: str) -> lang.TablePlan:
     for index, item in enumerate(data["measures"]):
         raw_name = re.sub(r"[^A-Za-z0-9_]", "_", item["name"] or "") or f"value_{index}"
         name = raw_name if re.match(r"[A-Za-z_]", raw_name) else f"v_{raw_name}"
-        op, column = item["op"], item["column"]
-        if op in _AGGREGATES or op == "missing_count":
-            steps.append({"op": "aggregate", "name": name, "column": column, "fn": op, "round": digits})
-        elif op == "row_count":
-            steps.append({"op": "row_count", "name": name})
-        elif op == "correlation":
-            other = item["other_column"] or column
-            steps.append({"op": "correlation", "name": name, "x": column, "y": other, "round": digits})
-        elif op.startswith("outlier_count"):
-            method = "iqr" if op.endswith("iqr") else "zscore"
-            steps.append({"op": "outlier_count", "name": name, "column": column, "method": method})
-        else:
-            steps.append({"op": "normality_test", "name": name, "column": column, "round": digits})
+        steps.append(choice_step(name, item, digits))
     return lang.TablePlan.model_validate({"steps": steps})
+
+
+def choice_step(name: str, item: dict[str, Any], digits: int | None) -> dict[str, Any]:
+    """One chosen operation on its column(s) as a plan step named ``name``."""
+    op, column = item["op"], item["column"]
+    if op in _AGGREGATES or op == "missing_count":
+        return {"op": "aggregate", "name": name, "column": column, "fn": op, "round": digits}
+    if op == "row_count":
+        return {"op": "row_count", "name": name}
+    if op == "correlation":
+        other = item.get("other_column") or column
+        return {"op": "correlation", "name": name, "x": column, "y": other, "round": digits}
+    if op.startswith("outlier_count"):
+        method = "iqr" if op.endswith("iqr") else "zscore"
+        return {"op": "outlier_count", "name": name, "column": column, "method": method}
+    return {"op": "normality_test", "name": name, "column": column, "round": digits}
 
 
 class ChoicePlanner:
@@ -283,3 +314,39 @@ class ChoicePlanner:
         messages = self.prompt.format_messages(question=question, columns=columns)
         choices = await self.client.astructured(messages, schema, self.params)
         return Drafted(compile_choices(choices, question), repaired=False)
+
+
+def named_choice_schema(names: list[str], columns: list[str]) -> type[BaseModel]:
+    """One required property per requested name (so none can be skipped or misspelt), each an operation
+    and column(s) from enums: the model fills only the holes of a rule skeleton."""
+    column_type: Any = Literal[tuple(columns[:MAX_COLUMNS_SHOWN])]
+    choice = create_model(
+        "Choice",
+        op=(ChoiceOp, ...),
+        column=(column_type, ...),
+        other_column=(column_type | None, Field(default=None, description="second column of a correlation")),
+    )
+    fields: dict[str, Any] = {f"value_{i}": (choice, Field(alias=name)) for i, name in enumerate(names)}
+    return create_model("PlanChoices", **fields)
+
+
+class SkeletonPlanner:
+    """Rules first; the model chooses an operation and columns only for the names the rules left open,
+    among the columns the question mentions (all columns when it mentions none)."""
+
+    def __init__(self, client: ChatClient, prompt: Prompt) -> None:
+        self.client = client
+        self.prompt = prompt
+        self.params = prompt.model_params.model_dump(exclude_none=True)
+
+    async def fill(self, skeleton: Skeleton, question: str, columns: str, kinds: dict[str, Kind]) -> lang.TablePlan:
+        missing = skeleton.missing
+        candidates = [c for c in skeleton.mentioned if kinds[c] in ("number", "bool")] or list(kinds)
+        schema = named_choice_schema(missing, candidates)
+        messages = self.prompt.format_messages(question=question, columns=columns)
+        chosen = (await self.client.astructured(messages, schema, self.params)).model_dump(by_alias=True)
+        filled = {name: choice_step(name, chosen[name], skeleton.digits) for name in missing}
+        plan = skeleton.complete(filled)
+        if plan is None:
+            raise PlanRejected(["the chosen operations do not form a plan"])
+        return plan

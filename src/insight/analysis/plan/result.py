@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 from insight.analysis.plan import language as lang
 
+Planner = Literal["rules", "model", "rules+model"]
+
 
 class NamedValue(BaseModel):
     name: str
@@ -27,5 +29,5 @@ class TableAnswer(BaseModel):
     plan: lang.TablePlan | None = None
     steps: list[str] = Field(default_factory=list, description="the plan as readable steps")
     execution_ms: float | None = None
-    planner: Literal["rules", "model"] | None = None
+    planner: Planner | None = None
     model: str | None = None
