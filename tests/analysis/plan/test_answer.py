@@ -64,7 +64,7 @@ def test_without_a_model_a_question_the_rules_do_not_understand_is_unsupported(
     answer = asyncio.run(
         TableQuestions(TablePlanSettings(), prompts, None).answer(frame, "Which passenger paid the most?")
     )
-    assert not answer.supported and "no planner understood" in (answer.reason or "")
+    assert not answer.supported and answer.refused and "no planner understood" in (answer.reason or "")
 
 
 def test_the_model_chooses_and_the_service_computes(frame: pd.DataFrame, prompts: PromptRegistry) -> None:
@@ -203,3 +203,50 @@ def test_the_skeleton_schema_requires_each_open_name_among_the_mentioned_columns
     assert schema["required"] == ["a_b", "json"]
     column = schema["$defs"]["Choice"]["properties"]["column"]
     assert column.get("enum", [column.get("const")]) == ["Fare"]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            'Is Fare normal? Shapiro-Wilk. @result[r] where "r" is either "Normal distribution" or '
+            '"Not a normal distribution".',
+            {"result": "Not a normal distribution"},
+        ),
+        ("Is Fare normally distributed (Shapiro)? @is_normal[x] a boolean value.", {"is_normal": "False"}),
+        (
+            'Correlation of Age and Fare. @relationship_type[t] either "linear", "nonlinear", or "none".',
+            {"relationship_type": "none"},
+        ),
+        (
+            "Correlation between Age and Fare: strong above 0.7, weak below 0.3. @correlation_strength[s] "
+            'which can be "strong", "moderate", or "weak".',
+            {"correlation_strength": "moderate"},
+        ),
+        (
+            'Correlation between Age and Fare. @significant_correlation[s] "true" or "false"',
+            {"significant_correlation": "false"},
+        ),
+    ],
+)
+def test_rules_turn_listed_verdicts_into_decisions(
+    frame: pd.DataFrame, prompts: PromptRegistry, question: str, expected: dict[str, str]
+) -> None:
+    answer = asyncio.run(TableQuestions(TablePlanSettings(), prompts, None).answer(frame, question))
+    assert answer.supported, answer.reason
+    values = {v.name: v.text for v in answer.values}
+    assert {k: values[k] for k in expected} == expected
+    assert answer.plan is not None and answer.plan.steps[-1].op == "decision"
+
+
+def test_rules_read_a_text_column_as_numbers_and_take_the_finest_rounding(prompts: PromptRegistry) -> None:
+    frame = pd.DataFrame({"Cases": ["10[8-12]", "20[15-25]", "30", "400[1-2]"]})
+    question = "Mean of Cases, rounded to two decimal places (p to four decimal places). @mean_cases[m]"
+    answer = asyncio.run(TableQuestions(TablePlanSettings(), prompts, None).answer(frame, question))
+    assert answer.values[0].text == "115.0000"
+    assert answer.steps[0] == "Cases (number) := transform(column='Cases', fn='to_number')"
+
+
+def test_rules_never_guess_a_statistic_for_an_unknown_verdict(frame: pd.DataFrame) -> None:
+    skeleton = RulePlanner().skeleton("Mean of Fare @mean_fare[m] and @fare_type[t]", table_kinds(frame))
+    assert skeleton is not None and skeleton.missing == ["fare_type"]

@@ -118,6 +118,7 @@ class TableQuestions:
                 return TableAnswer(
                     **base,
                     supported=False,
+                    refused=True,
                     reason="no planner understood the question (the rule planner needs @name[...] answers it "
                     "recognises; no language model is configured)",
                 )

@@ -104,13 +104,14 @@ def answer_names(question: str) -> list[str]:
 
 
 def _rounding(question: str) -> int | None:
-    match = _ROUNDING.search(question)
-    if match is None:
-        return None
-    word = match.group(1).lower()
-    if word.isdigit():
-        return min(int(word), 10)
-    return _DIGIT_WORDS.get(word)
+    """The most decimal places the question asks for anywhere (a coarser rounding would lose a figure)."""
+    found: list[int] = []
+    for match in _ROUNDING.finditer(question):
+        word = match.group(1).lower()
+        digits = min(int(word), 10) if word.isdigit() else _DIGIT_WORDS.get(word)
+        if digits is not None:
+            found.append(digits)
+    return max(found) if found else None
 
 
 def _tokens(text: str) -> list[str]:
@@ -133,43 +134,67 @@ def _mentioned(question: str, kinds: dict[str, Kind]) -> list[str]:
     return [column for _, column in sorted(found)]
 
 
+Steps = list[dict[str, Any]]
+
+
 @dataclass
 class Skeleton:
     """A plan by construction with holes: the measures the rules did not understand are None."""
 
-    before: list[dict[str, Any]]
-    measures: dict[str, dict[str, Any] | None]
+    before: Steps
+    measures: dict[str, Steps | None]
     digits: int | None
     mentioned: list[str]
 
     @property
     def missing(self) -> list[str]:
-        return [name for name, step in self.measures.items() if step is None]
+        return [name for name, steps in self.measures.items() if steps is None]
 
     def complete(self, filled: dict[str, dict[str, Any]]) -> lang.TablePlan | None:
         steps = list(self.before)
-        for name, step in self.measures.items():
-            chosen = step if step is not None else filled.get(name)
-            if chosen is None:
+        for name, chosen in self.measures.items():
+            if chosen is not None:
+                steps.extend(chosen)
+            elif name in filled:
+                steps.append(filled[name])
+            else:
                 return None
-            steps.append(chosen)
         try:
             return lang.TablePlan.model_validate({"steps": steps})
         except ValueError:
             return None
 
 
+_NEGATIVE = re.compile(r"^(?:not?\b|not_|non\b|non-|false$)", re.IGNORECASE)
+_VERDICT_WORDS = {"strength", "type", "status", "significant", "significance", "is", "decision", "result"}
+_FRACTION = re.compile(r"(?<![\d.])[+-]?(0?\.\d+)")
+_QUOTED = re.compile(r'"([^"]{1,60})"')
+_GENERIC = {"of", "the", "in", "a", "an", "and", "for", "per", "by", "value", "values", "column", "number", "num"}
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _options(name: str, question: str) -> list[str]:
+    """The quoted answer options the question lists for ``name`` (its placeholder and names excluded)."""
+    placeholders = {p.strip().strip('"') for _, p in _ANSWER.findall(question)}
+    start = question.find(f"@{name}[")
+    tail = question[start:] if start >= 0 else question
+    return [o for o in _QUOTED.findall(tail) if o not in placeholders and o != name and not o.startswith("@")][:4]
+
+
 class RulePlanner:
     """Plans by construction for questions in the benchmark's answer format that it recognises.
 
     Each ``@name`` becomes one measure: the statistic from the name's words (then the question's), the
-    column from the name's words (else the first numeric column the question mentions). Preprocessing it
-    recognises (drop missing, IQR / z-score outlier removal) comes first. Returns None when any name is
-    not understood, so the caller can ask the model or refuse.
+    column from the name's words (else the first numeric column the question mentions); normality and
+    correlation verdicts become decisions over the options the question lists. Preprocessing it recognises
+    (IQR outlier removal) comes first. Names it does not understand are left open (``Skeleton.missing``).
     """
 
     def skeleton(self, question: str, kinds: dict[str, Kind]) -> Skeleton | None:
-        """The preprocessing steps and, per requested name, its measure (None where not understood)."""
+        """The preprocessing steps and, per requested name, its steps (None where not understood)."""
         names = answer_names(question)
         if not names:
             return None
@@ -177,13 +202,14 @@ class RulePlanner:
         mentioned = _mentioned(question, kinds)
         numeric = [c for c in mentioned if kinds[c] in ("number", "bool")]
         digits = _rounding(question)
-        before: list[dict[str, Any]] = []
+        before: Steps = []
         main = numeric[0] if numeric else None
         removes = any(w in text for w in ("remov", "prun", "exclud", "after removing", "clean"))
         if main is not None and removes and ("iqr" in text or "interquartile" in text):
             if not any("outlier" in n.lower() for n in names):
                 before.append({"op": "remove_outliers", "column": main, "method": "iqr", "threshold": 1.5})
-        measures = {name: self._measure(name, text, kinds, numeric, digits) for name in names}
+        context = _Context(question, text, kinds, mentioned, numeric, digits)
+        measures = {name: context.measure(name) for name in names}
         return Skeleton(before, measures, digits, mentioned)
 
     def plan(self, question: str, kinds: dict[str, Kind]) -> lang.TablePlan | None:
@@ -192,37 +218,199 @@ class RulePlanner:
             return None
         return skeleton.complete({})
 
-    def _measure(
-        self, name: str, text: str, kinds: dict[str, Kind], numeric: list[str], digits: int | None
-    ) -> dict[str, Any] | None:
+
+@dataclass
+class _Context:
+    question: str
+    text: str
+    kinds: dict[str, Kind]
+    mentioned: list[str]
+    numeric: list[str]
+    digits: int | None
+
+    def column_for(self, words: list[str]) -> str | None:
+        """The column sharing the most (stemmed, non-generic) words with the name; else the first mentioned."""
+        wanted = {_stem(w) for w in words} - _GENERIC
+        best, best_score = None, 0
+        for column in self.mentioned + [c for c in self.kinds if c not in self.mentioned]:
+            own = {_stem(w) for w in _tokens(column)} - _GENERIC
+            if not own:
+                continue
+            score = len(own & wanted)
+            if score > best_score and (score == len(own) or column in self.mentioned):
+                best, best_score = column, score
+        if best is not None:
+            return best
+        return self.numeric[0] if self.numeric else (self.mentioned[0] if self.mentioned else None)
+
+    def numeric_source(self, column: str, name: str) -> tuple[Steps, str]:
+        """A text column read as numbers first (its digits), so numeric measures can use it."""
+        if self.kinds.get(column) == "text":
+            derived = f"{column} (number)"
+            return [{"op": "transform", "name": derived, "column": column, "fn": "to_number"}], derived
+        return [], column
+
+    def measure(self, name: str) -> Steps | None:  # noqa: PLR0911 - one return per recognised kind
         words = _tokens(name)
-        named = [c for c in kinds if _tokens(c) and set(_tokens(c)) <= set(words) and kinds[c] in ("number", "bool")]
-        column = named[0] if named else (numeric[0] if numeric else None)
+        text = self.text
         method = "spearman" if "spearman" in text else "kendall" if "kendall" in text else "pearson"
-        if any(w.startswith("corr") for w in words) or ("coefficient" in words and "correlation" in text):
-            if len(numeric) < 2:
+        correlating = "correlation" in text or "corr" in words
+        if any(w.startswith("corr") for w in words) and not (_VERDICT_WORDS | {"relationship"}) & set(words):
+            pair = self.numeric[:2]
+            if len(pair) < 2:
                 return None
-            return {
-                "op": "correlation",
-                "name": name,
-                "x": numeric[0],
-                "y": numeric[1],
-                "method": method,
-                "round": digits,
-            }
+            return [
+                {"op": "correlation", "name": name, "x": pair[0], "y": pair[1], "method": method, "round": self.digits}
+            ]
+        if "p" in words and ("value" in words or "pvalue" in words) or "pvalue" in words:
+            if correlating and len(self.numeric) >= 2:
+                x, y = self.numeric[:2]
+                return [
+                    {
+                        "op": "correlation",
+                        "name": name,
+                        "x": x,
+                        "y": y,
+                        "method": method,
+                        "statistic": "p_value",
+                        "round": self.digits,
+                    }
+                ]
+            if "shapiro" in text or "normal" in text:
+                return self.normality(name, "p_value")
+            return None
+        if ({"relationship", "relation"} & set(words)) and correlating and len(self.numeric) >= 2:
+            return self.relationship(name)
+        if "strength" in words and correlating and len(self.numeric) >= 2:
+            return self.strength(name)
+        if ({"significant", "significance"} & set(words)) and correlating and len(self.numeric) >= 2:
+            return self.significance(name)
+        if ({"normal", "normality", "distribution", "result", "status"} & set(words)) and (
+            "shapiro" in text or "normal" in text
+        ):
+            if "skew" in text and "shapiro" not in text and "kolmogorov" not in text:
+                return None
+            return self.verdict(name)
+        if "shapiro" in words or ("w" in words and "shapiro" in text):
+            return self.normality(name, "value")
         if "outlier" in words or "outliers" in words:
+            column = self.column_for(words)
             if column is None:
                 return None
+            steps, source = self.numeric_source(column, name)
             how = "iqr" if ("iqr" in text or "interquartile" in text) else "zscore"
-            return {"op": "outlier_count", "name": name, "column": column, "method": how}
-        if ("count" in words or "rows" in words or "number" in words) and not named:
-            return {"op": "row_count", "name": name}
+            return [*steps, {"op": "outlier_count", "name": name, "column": source, "method": how}]
+        if "missing" in words and ("column" in words or "each" in words):
+            return [{"op": "missing_counts", "name": name}]
         fn = next((f for keys, f in _FN_WORDS if any(k in words for k in keys)), None)
+        if fn is None and ({"count", "rows", "entries"} & set(words)):
+            return [{"op": "row_count", "name": name}]
+        if fn is None and _VERDICT_WORDS & set(words):
+            return None  # a verdict the rules do not know: never guess a statistic for it
         if fn is None:
             fn = next((f for keys, f in _FN_WORDS if any(re.search(rf"\b{k}\b", text) for k in keys)), None)
+        column = self.column_for(words)
         if fn is None or column is None:
             return None
-        return {"op": "aggregate", "name": name, "column": column, "fn": fn, "round": digits}
+        steps, source = self.numeric_source(column, name) if fn not in ("missing_count", "nunique") else ([], column)
+        step: dict[str, Any] = {"op": "aggregate", "name": name, "column": source, "fn": fn, "round": self.digits}
+        if fn in ("skew", "kurtosis") and "pandas" in text:
+            step["bias_corrected"] = True
+        if fn in ("std", "var") and "population" in text:
+            step["ddof"] = 0
+        return [*steps, step]
+
+    def _test(self) -> str:
+        if "kolmogorov" in self.text or "ks test" in self.text or "ks_test" in self.text:
+            return "ks"
+        return "dagostino" if ("d'agostino" in self.text or "normaltest" in self.text) else "shapiro"
+
+    def normality(self, name: str, statistic: str) -> Steps | None:
+        column = self.numeric[0] if self.numeric else None
+        if column is None:
+            return None
+        return [
+            {
+                "op": "normality_test",
+                "name": name,
+                "column": column,
+                "test": self._test(),
+                "statistic": statistic,
+                "round": self.digits,
+            }
+        ]
+
+    def verdict(self, name: str) -> Steps | None:
+        """Normal or not by the test's p-value, in the question's own words for the two outcomes."""
+        options = _options(name, self.question)
+        negative = [o for o in options if _NEGATIVE.search(o)]
+        positive = [o for o in options if o not in negative]
+        if not (negative and positive):
+            boolean = "boolean" in self.text or "true" in self.text
+            positive, negative = (["True"], ["False"]) if boolean else (["Yes"], ["No"])
+        helper = f"{name}_p_value"
+        test = self.normality(helper, "p_value")
+        if test is None:
+            return None
+        case = {"when": [{"ref": helper, "test": "gt", "value": 0.05}], "label": positive[0]}
+        return [*test, {"op": "decision", "name": name, "cases": [case], "otherwise": negative[0]}]
+
+    def _pair_steps(self, r: str, p: str | None = None) -> Steps:
+        x, y = self.numeric[:2]
+        steps: Steps = [{"op": "correlation", "name": r, "x": x, "y": y}]
+        if p is not None:
+            steps.append({"op": "correlation", "name": p, "x": x, "y": y, "statistic": "p_value"})
+        return steps
+
+    def strength(self, name: str) -> Steps | None:
+        """strong / moderate / weak by |r|, at the two thresholds the question states (e.g. 0.3 and 0.7)."""
+        options = [o.lower() for o in _options(name, self.question)]
+        limits = sorted({float(m) for m in _FRACTION.findall(self.question) if 0.0 < float(m) < 1.0})
+        if not {"strong", "moderate", "weak"} <= set(options) or len(limits) != 2:
+            return None
+        r = f"{name}_r"
+        cases = [
+            {"when": [{"ref": r, "test": "ge", "value": limits[1], "absolute": True}], "label": "strong"},
+            {"when": [{"ref": r, "test": "ge", "value": limits[0], "absolute": True}], "label": "moderate"},
+        ]
+        return [*self._pair_steps(r), {"op": "decision", "name": name, "cases": cases, "otherwise": "weak"}]
+
+    def significance(self, name: str) -> Steps | None:
+        """Whether the correlation is significant (p < 0.05), in the question's words (else true/false)."""
+        options = _options(name, self.question)
+        negative = [o for o in options if _NEGATIVE.search(o)]
+        positive = [o for o in options if o not in negative]
+        yes, no = (positive[0], negative[0]) if positive and negative else ("true", "false")
+        p = f"{name}_p"
+        case = {"when": [{"ref": p, "test": "lt", "value": 0.05}], "label": yes}
+        return [*self._pair_steps(f"{name}_r", p), {"op": "decision", "name": name, "cases": [case], "otherwise": no}]
+
+    def relationship(self, name: str) -> Steps | None:
+        """DABench's verdict: linear (p < 0.05, |r| >= 0.5), nonlinear (p < 0.05), else none."""
+        options = [o.lower() for o in _options(name, self.question)]
+        if not {"linear", "nonlinear", "none"} <= set(options):
+            return None
+        x, y = self.numeric[:2]
+        r, p = f"{name}_r", f"{name}_p"
+        return [
+            {"op": "correlation", "name": r, "x": x, "y": y},
+            {"op": "correlation", "name": p, "x": x, "y": y, "statistic": "p_value"},
+            {
+                "op": "decision",
+                "name": name,
+                "cases": [
+                    {
+                        "when": [
+                            {"ref": p, "test": "lt", "value": 0.05},
+                            {"ref": r, "test": "ge", "value": 0.5, "absolute": True},
+                        ],
+                        "label": "linear",
+                    },
+                    {"when": [{"ref": p, "test": "lt", "value": 0.05}], "label": "nonlinear"},
+                ],
+                "otherwise": "none",
+            },
+        ]
 
 
 # ---- compact choices for small models ----------------------------------------------------------------

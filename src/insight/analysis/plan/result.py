@@ -23,7 +23,7 @@ class TableAnswer(BaseModel):
     question: str
     supported: bool
     reason: str | None = None
-    refused: bool = Field(default=False, description="the planner said the language cannot express it")
+    refused: bool = Field(default=False, description="no plan: the planner found the question outside the language")
     values: list[NamedValue] = Field(default_factory=list)
     sentence: str | None = Field(default=None, description="one sentence; every figure written by the service")
     plan: lang.TablePlan | None = None
