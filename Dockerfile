@@ -38,7 +38,7 @@ COPY configs/ configs/
 COPY eval/ eval/
 # Mount points for the named volumes: a fresh volume takes this ownership, so the user can write to it.
 # The int8 query copy of the embedding model, derived from the installed one now rather than at first start.
-RUN mkdir -p var/predictor var/models/llm var/auth var/eval var/mlflow vectorstore \
+RUN mkdir -p var/predictor var/models/llm var/auth var/eval var/mlflow var/chroma vectorstore \
     && /opt/venv/bin/python -m insight.rag.query_model var/models/embeddings \
     && chown -R insight:insight var vectorstore
 ENV PATH=/opt/venv/bin:$PATH \

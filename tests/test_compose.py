@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import re
 import shlex
+import shutil
+import sys
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -18,6 +20,7 @@ from pydantic import BaseModel
 
 from insight.cli import app as cli_app
 from insight.config import Settings
+from insight.deploy.topology import COMPOSE_NETWORK, api_service, compose_healthcheck, loopback, services
 from insight.llm.local_model import QWEN25_CODER_05B
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,7 +160,8 @@ def test_the_api_settings_validate_and_point_at_the_other_services(monkeypatch: 
     assert llm_url.hostname == "llm" and f"--port={llm_url.port}" in SERVICES["llm"]["command"]
     tracking = urlsplit(settings.tracking.uri)
     assert tracking.hostname == "mlflow" and f"--port={tracking.port}" in SERVICES["mlflow"]["command"]
-    assert urlsplit(settings.tracking.artifact_location).netloc == f"mlflow:{tracking.port}"
+    artifacts = urlsplit(settings.tracking.artifact_location)
+    assert (artifacts.scheme, artifacts.netloc) == ("mlflow-artifacts", "")  # the server refuses a named host
     assert settings.vectorstore.port == 8000  # the Chroma image listens on 8000
     published = [str(p) for p in SERVICES["api"].get("ports", [])]
     assert any(p.endswith(f":{settings.api.port}") for p in published)
@@ -167,8 +171,7 @@ def test_the_api_settings_validate_and_point_at_the_other_services(monkeypatch: 
 def test_every_host_in_a_url_setting_is_a_service() -> None:
     for name, service in SERVICES.items():
         for key, value in environment(service).items():
-            if "://" in value:
-                host = urlsplit(value).hostname
+            if "://" in value and (host := urlsplit(value).hostname):
                 assert host in SERVICES, f"{name}: {key}={value} names host {host!r}, which is no service"
 
 
@@ -222,6 +225,19 @@ def test_builds_name_existing_contexts_dockerfiles_and_stages() -> None:
             stage(read_dockerfile(dockerfile), build["target"])
 
 
+def module_exists(name: str) -> bool:
+    """Whether ``python -m name`` finds a module, without importing it (importing llama_cpp leaks a file)."""
+    top, _, rest = name.partition(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None or not rest:
+        return spec is not None
+    for location in spec.submodule_search_locations or []:
+        path = Path(location, *rest.split("."))
+        if (path / "__main__.py").is_file() or path.with_suffix(".py").is_file():
+            return True
+    return False
+
+
 def test_insight_commands_exist() -> None:
     commands = typer.main.get_command(cli_app).commands  # type: ignore[attr-defined]
     for name, service in insight_services().items():
@@ -232,9 +248,11 @@ def test_insight_commands_exist() -> None:
             for option in command[2:]:
                 if option.startswith("--"):
                     assert option.split("=")[0] in options, f"{name}: `insight {command[1]}` has no {option}"
+        elif command[0] == "chroma":
+            assert command[1] == "run" and shutil.which("chroma", path=str(Path(sys.executable).parent)), command
         else:
             assert command[:2] == ["python", "-m"], f"{name}: unexpected command {command}"
-            assert importlib.util.find_spec(command[2]) is not None, f"{name}: no module {command[2]}"
+            assert module_exists(command[2]), f"{name}: no module {command[2]}"
 
 
 def test_the_model_server_serves_what_the_model_job_assembles() -> None:
@@ -244,7 +262,6 @@ def test_the_model_server_serves_what_the_model_job_assembles() -> None:
     server_mount = next(v.split(":")[1] for v in SERVICES["llm"]["volumes"] if v.split(":")[0] == job_volume)
     model_flag = next(arg for arg in SERVICES["llm"]["command"] if arg.startswith("--model="))
     assert model_flag == f"--model={server_mount}/{QWEN25_CODER_05B.filename}"
-    assert "--jinja" in SERVICES["llm"]["command"]  # tool calls (structured output) need the chat template
 
 
 def test_the_predictor_is_trained_into_the_volume_the_api_serves() -> None:
@@ -270,11 +287,61 @@ def test_mlflow_has_a_database_an_artifact_volume_and_one_worker() -> None:
     flags = dict(arg.removeprefix("--").split("=", 1) for arg in command if arg.startswith("--") and "=" in arg)
     assert flags["workers"] == "1"
     backend = urlsplit(flags["backend-store-uri"])
-    assert backend.scheme.startswith("postgresql") and backend.hostname in SERVICES
+    # a bare postgresql:// means psycopg 3 to SQLAlchemy 2.1; the mlflow stage installs psycopg2
+    assert backend.scheme == "postgresql+psycopg2" and backend.hostname in SERVICES
     assert SERVICES["mlflow"]["depends_on"][backend.hostname]["condition"] == "service_healthy"
     mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["mlflow"]["volumes"]}
     assert flags["artifacts-destination"] in mounts
     assert "mlflow:5000" in flags["allowed-hosts"].split(",")  # MLflow refuses Host headers it does not know
+
+
+# --- parity with the process stack (deploy/local-stack): one topology, two placements ----------------------
+TOPOLOGY = services(COMPOSE_NETWORK)
+
+
+@pytest.mark.parametrize("name", sorted(TOPOLOGY))
+def test_each_service_runs_what_the_topology_defines(name: str) -> None:
+    expected, service = TOPOLOGY[name], SERVICES[name]
+    assert service.get("command") == (list(expected.command) if expected.command is not None else None)
+    assert environment(service) == expected.environment
+    assert service.get("healthcheck") == compose_healthcheck(expected)
+    if expected.one_shot:
+        assert service.get("restart") == "no"
+    waits_for = set(service.get("depends_on") or {})
+    assert waits_for == set(expected.depends_on)
+
+
+def test_the_compose_file_runs_every_service_of_the_topology_and_nothing_else() -> None:
+    assert set(SERVICES) == set(TOPOLOGY)
+
+
+def test_the_parity_check_can_fail() -> None:
+    """A topology placed elsewhere (the process stack's) differs from the compose file where it should."""
+    processes = services(loopback(dict.fromkeys(COMPOSE_NETWORK.ports, 40000), Path("/state"), Path("/models")))
+    assert list(processes["chroma"].command or ()) != SERVICES["chroma"]["command"]
+    assert processes["api"].environment != environment(SERVICES["api"])
+    assert compose_healthcheck(processes["mlflow"]) != SERVICES["mlflow"]["healthcheck"]
+
+
+def test_the_process_stack_differs_from_compose_only_in_placement() -> None:
+    """Same services, same commands up to host names, ports and paths; every setting still validates."""
+    ports = {"postgres": 40001, "mlflow": 40002, "chroma": 40003, "llm": 40004, "api": 40005}
+    processes = services(loopback(ports, Path("/state"), Path("/models")))  # type: ignore[arg-type]
+    assert set(processes) == set(TOPOLOGY)
+    for name, local in processes.items():
+        assert set(local.environment) == set(TOPOLOGY[name].environment)
+        assert (local.command is None) == (TOPOLOGY[name].command is None)
+        if local.command is not None:
+            assert local.command[:2] == TOPOLOGY[name].command[:2]  # type: ignore[index]
+            flags = {arg.split("=")[0] for arg in local.command if arg.startswith("--")}
+            assert flags == {arg.split("=")[0] for arg in TOPOLOGY[name].command if arg.startswith("--")}  # type: ignore[union-attr]
+    api = processes["api"].environment
+    assert api["INSIGHT_VECTORSTORE__HOST"] == "127.0.0.1" and api["INSIGHT_VECTORSTORE__PORT"] == "40003"
+    assert api["INSIGHT_LLM__BASE_URL"] == "http://127.0.0.1:40004/v1"
+    assert api["INSIGHT_TRACKING__URI"] == "http://127.0.0.1:40002"
+    assert "--model=/models/" + QWEN25_CODER_05B.filename in (processes["llm"].command or ())
+    replica = api_service(loopback(ports, Path("/state"), Path("/models")), 40099)  # type: ignore[arg-type]
+    assert replica.environment == {**api, "INSIGHT_API__PORT": "40099"}
 
 
 # --- Dockerfile -----------------------------------------------------------------------------------------------
@@ -327,3 +394,8 @@ def test_every_copied_file_exists_and_is_not_docker_ignored() -> None:
             assert not fnmatch(path, pattern.rstrip("/")) and not path.startswith(pattern.rstrip("/") + "/"), (
                 f"COPY {source} is excluded by .dockerignore ({pattern})"
             )
+
+
+def test_module_exists_says_no_to_a_missing_module() -> None:
+    assert module_exists("llama_cpp.server") and module_exists("insight.llm.local_model")
+    assert not module_exists("llama_cpp.no_such_server") and not module_exists("no_such_package")

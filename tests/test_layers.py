@@ -26,6 +26,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 ROOT_PACKAGE = "insight"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
+    ("insight.deploy",),  # the deployment topology and the process stack (deploy/local-stack)
     ("insight.cli",),  # the command line
     ("insight.api.app",),  # the app: assembles the API's routes and the workbench
     ("insight.workbench",),  # the browser pages (through the API's dependencies)
