@@ -228,12 +228,8 @@ def _fast_ridge(step: Any) -> Transform | None:
     if type(step) is not Ridge:
         return None
     coef = np.asarray(step.coef_, dtype=np.float64)
-    intercept = (
-        float(np.asarray(step.intercept_, dtype=np.float64).reshape(-1)[0])
-        if np.ndim(step.intercept_)
-        else float(step.intercept_)
-    )
-    if coef.shape != (step.n_features_in_,):  # one target only
+    intercept = np.asarray(step.intercept_, dtype=np.float64)
+    if coef.shape != (step.n_features_in_,) or intercept.ndim != 0:  # one target only
         return None
 
     def predict(features: FloatMatrix) -> FloatMatrix:
