@@ -459,7 +459,30 @@ function renderMeta(meta) {
   document.getElementById("meta").textContent = parts.join(" · ");
 }
 
+// ---- the answer to the question: values computed by a typed plan, the plan as readable steps --------------------
+function renderAnswer(answer) {
+  const box = document.getElementById("answer");
+  if (!answer) {
+    box.hidden = true;
+    return;
+  }
+  const values = document.querySelector("#answer-values tbody");
+  values.replaceChildren(...(answer.values ?? []).map((v) => el("tr", {}, el("td", { text: v.name }), el("td", { text: v.text }))));
+  document.getElementById("answer-values").hidden = !answer.values?.length;
+  document.getElementById("answer-sentence").textContent = answer.supported
+    ? answer.sentence ?? ""
+    : `Not answered by computation: ${answer.reason ?? "outside the plan language"}`;
+  document.getElementById("answer-steps").replaceChildren(...(answer.steps ?? []).map((step) => el("li", { text: step })));
+  const parts = [];
+  if (answer.planner) parts.push(`planned by ${answer.planner}${answer.model ? ` (${answer.model})` : ""}`);
+  if (answer.execution_ms !== null && answer.execution_ms !== undefined) parts.push(`executed in ${answer.execution_ms} ms`);
+  document.getElementById("answer-meta").textContent = parts.join(" · ");
+  box.hidden = false;
+  document.getElementById("analysis").hidden = false;
+}
+
 function renderComplete(response) {
+  renderAnswer(response.answer);
   renderInsights({ insights: response.insights ?? [], descriptive: response.descriptive, quality: response.quality ?? [], meta: response.meta });
   renderNarration(response, response.meta);
   renderFacts(response.facts);
@@ -529,10 +552,13 @@ async function analyze(request) {
   for await (const event of events(response.body)) {
     if (event.name === "insights") {
       renderInsights(event.data);
+      renderAnswer(null);
       document.getElementById("analysis").hidden = false;
       document.getElementById("result").replaceChildren();
       renderNarrator(null, true);
       renderMeta(event.data.meta);
+    } else if (event.name === "answer") {
+      renderAnswer(event.data);
     } else if (event.name === "narration") {
       renderNarration(event.data);
       renderFacts(event.data.facts);
