@@ -131,3 +131,14 @@ def test_a_service_that_dies_while_starting_reports_its_log(tmp_path: Path) -> N
     with pytest.raises(supervisor.StackError, match="no such config"):
         tracked = supervisor._spawn("chroma", dying, state, tmp_path)
         supervisor._wait_healthy("chroma", dying, state, tracked)
+
+
+def test_a_directory_closed_to_other_users_is_found(tmp_path: Path) -> None:
+    opened = tmp_path / "open" / "state"
+    opened.mkdir(parents=True)
+    tmp_path.chmod(0o755)
+    (tmp_path / "open").chmod(0o755)
+    assert supervisor.reachable_by_others(opened) == supervisor.reachable_by_others(tmp_path.parent)
+    (tmp_path / "open").chmod(0o750)
+    assert not supervisor.reachable_by_others(opened)
+    assert not supervisor.reachable_by_others(opened / "not-yet")

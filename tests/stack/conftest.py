@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from insight.deploy.stack import reachable_by_others
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "local-stack"
 START_TIMEOUT_S = 1200
@@ -89,8 +91,10 @@ def _create_key(state_dir: Path, keys_path: str) -> str:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    # Under the repository, not pytest's 0700 temp dir: as root, Postgres runs as `postgres` and must reach it.
-    state_dir = ROOT / "var" / f"stack-test-{os.getpid()}"
+    # Not pytest's 0700 temp dir: as root, Postgres runs as `postgres`, who must reach it (a checkout under
+    # /root is out of its reach too).
+    parent = ROOT / "var" if reachable_by_others(ROOT) else Path("/var/tmp")
+    state_dir = parent / f"insight-stack-test-{os.getpid()}"
     shutil.rmtree(state_dir, ignore_errors=True)
     began = time.monotonic()
     try:

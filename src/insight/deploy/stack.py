@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -298,6 +299,15 @@ def postgres_bin() -> Path:
     return Path(found[-1]).parent
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether every existing directory on the way to ``path`` lets other users through (the ``postgres`` user)."""
+    path = path.resolve()
+    for directory in [path, *path.parents]:
+        if directory.exists() and not directory.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
 class Postgres:
     """A cluster under ``<state>/postgres``, started with ``pg_ctl`` (as the ``postgres`` user when root)."""
 
@@ -308,6 +318,11 @@ class Postgres:
         self.data = self.root / "data"
         self.sockets = self.root / "run"
         self.as_root = os.geteuid() == 0
+        if self.as_root and not reachable_by_others(state.dir):
+            raise StackError(
+                f"Postgres runs as the `postgres` user, who cannot reach {state.dir}: give --state-dir a directory "
+                "other users can traverse (e.g. /var/tmp/insight-stack)"
+            )
 
     def _as_owner(self, argv: list[str]) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *argv] if self.as_root else argv
