@@ -63,7 +63,7 @@ def test_subspace_finding_kept_only_where_the_whole_table_does_not_show_it() -> 
 
 def test_benjamini_hochberg_uses_every_candidate() -> None:
     def finder(view: TableView) -> list[Candidate]:
-        # 20 tests at p = 0.01 and 80 at p = 0.9: BH keeps the twenty (0.01 × 100 / 20 = 0.05)
+        # 20 tests at p = 0.01 and 80 at p = 0.9: BH at q = 0.05 keeps the twenty (0.01 × 100 / 20 = 0.05)
         out = []
         for i in range(100):
             p = 0.01 if i < 20 else 0.9
@@ -81,11 +81,14 @@ def test_benjamini_hochberg_uses_every_candidate() -> None:
             )
         return out
 
-    engine = InsightEngine(EngineSettings(top_k=50), finders={"fake": finder})
+    engine = InsightEngine(EngineSettings(top_k=50, fdr_q=0.05), finders={"fake": finder})
     report = engine.run(pd.DataFrame({"v": [1.0, 2.0]}))
     assert report.candidates_tested == 100
     assert report.significant == 20
     assert len(report.insights) == 20
+    # and none at the default q = 0.01: each would be one of twenty at an adjusted p of 0.05
+    default = InsightEngine(EngineSettings(top_k=50), finders={"fake": finder})
+    assert default.run(pd.DataFrame({"v": [1.0]})).significant == 0
 
 
 def test_question_boosts_the_insights_it_names() -> None:

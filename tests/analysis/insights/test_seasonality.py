@@ -95,3 +95,21 @@ def test_edge_cases_never_raise() -> None:
     business = business[business["date"].dt.day_of_week < 5]  # no weekends
     weekday = [c for c in seasonality.find(view(business)) if "weekday" in c.test.name]
     assert weekday and all(v.text not in ("Saturday", "Sunday") for c in weekday for v in c.values)
+
+
+def test_month_p_value_is_the_largest_over_every_baseline_the_series_could_have() -> None:
+    # The step's position is fitted to the data; testing over that one baseline alone understated p.
+    frame = planted(5, "step", size=1.0, rows=900)
+    found = seasonality.timeseries.series(view(frame), "a", "month")
+    assert found is not None
+    month = found.keys % 12
+    dummies = (month[:, None] == np.arange(1, 12)[None, :]).astype("float64")
+    p_values = []
+    for baseline in seasonality._baselines(found.x):
+        test = seasonality._nested_f(found.values, baseline, np.column_stack([baseline, dummies]))
+        assert test is not None
+        p_values.append(test[1])
+    assert len(p_values) == len(found) - 2 * 3 + 2  # the line and every split leaving 3 periods a side
+    candidate = _kind(seasonality.find(view(frame)), "month")
+    assert candidate.test.p_value == pytest.approx(max(p_values))
+    assert min(p_values) < candidate.test.p_value

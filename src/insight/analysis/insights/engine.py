@@ -96,7 +96,7 @@ def explained_outliers(passed: list[Candidate], _all: list[Candidate]) -> list[C
 @dataclass(frozen=True)
 class EngineSettings:
     top_k: int = 8
-    fdr_q: float = 0.05
+    fdr_q: float = 0.01
     time_budget_s: float = 2.5
     min_subspace_rows: int = 30
     min_subspace_share: float = 0.05
