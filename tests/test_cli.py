@@ -173,6 +173,7 @@ def test_ask_answers_with_the_answerer_the_api_builds(env: Path, monkeypatch: py
     monkeypatch.setattr(answer, "build_answerer", spy)
     result = runner.invoke(app, ["ask", "When are refunds paid?", "--collection", "handbook"])
     assert result.exit_code == 0, result.output
-    assert "Refunds are paid within 30 days." in result.output  # the streamed text, then the cited passages
-    assert "[1] refunds chars" in result.output
+    # the default (extractive) answer: the best sentence verbatim, then its citation with the sentence's span
+    assert "Refunds are paid within 30 days to the original card." in result.output
+    assert "[1] refunds chars 0-53" in result.output
     assert len(built) == 1 and built[0][1] is rag

@@ -306,16 +306,23 @@ def ask(
     rag = _rag(settings)
     try:
         prompts = PromptRegistry(settings.prompts_dir)
-        llm = LLMSlot(settings.llm, prompts=prompts).require()
-        answerer = build_answerer(settings.search, rag, llm, prompts)  # the Answerer the API builds
+        llm = LLMSlot(settings.llm, prompts=prompts)  # built on use: the extractive mode calls no model
+        answerer = build_answerer(settings.search, rag, llm, prompts, answer=settings.answer)  # as the API builds it
 
         async def run() -> Answer:
             final = Answer(answer="", found=False)
             async for kind, value in answerer.stream(collection, question, top_k):
                 if kind == "token":
                     console.print(value, end="")
+                elif kind == "extractive":
+                    console.print(f"[dim]{value.answer}[/dim]")
                 else:
                     final = value
+            if final.mode != "passages":
+                console.print(final.answer)
+                reason = final.meta.get("fallback_reason") or final.meta.get("not_found_reason")
+                if reason:
+                    console.print(f"[dim]({reason})[/dim]")
             console.print()
             return final
 
@@ -324,7 +331,12 @@ def ask(
         raise fail(exc) from exc
     for citation in answer.citations:
         where = f"{citation.doc_id}" + (f" p.{citation.page}" if citation.page else "")
-        console.print(f"[bold][{citation.marker}][/bold] {where} chars {citation.start}-{citation.end}")
+        span = (
+            (citation.quote_start, citation.quote_end) if citation.quote is not None else (citation.start, citation.end)
+        )
+        console.print(f"[bold][{citation.marker}][/bold] {where} chars {span[0]}-{span[1]}")
+    for hit in answer.related:
+        console.print(f"[dim]related: {hit.doc_id} — {hit.text[:100]}[/dim]")
     if answer.invalid_citations:
         console.print(f"[yellow]dropped citations that matched no passage: {answer.invalid_citations}[/yellow]")
 

@@ -158,6 +158,10 @@ class AnswerSettings(BaseModel):
     w_position: float = 0.0
     w_cue: float = 0.5
     w_novel: float = 0.5
+    w_window_lexical: float = 0.0
+    w_passage_lexical: float = 0.0
+    w_passage_lexical_relative: float = 0.0
+    w_passage_score: float = 0.0
 
 
 LOCAL_TIMEOUT_S = 110.0

@@ -209,7 +209,7 @@ async def test_built_from_settings_with_slots_resolved_once_on_use(answer_rag: t
     rag_slot = CountingSlot(rag)
     llm_slot = CountingSlot(cited_llm([1], "Refunds are paid within 30 days."))
     settings = SearchSettings(answer_top_k=2, answer_min_dense=-1.0, answer_context_tokens=300)
-    answerer = build_answerer(settings, rag_slot, llm_slot, prompts())
+    answerer = build_answerer(settings, rag_slot, llm_slot, prompts(), prompt_name="rag_answer")
     assert (answerer.top_k, answerer.min_dense, answerer.context_tokens) == (2, -1.0, 300)
     assert (rag_slot.calls, llm_slot.calls) == (0, 0)  # built before either service exists
     for _ in range(3):
@@ -223,7 +223,13 @@ async def test_built_from_settings_with_slots_resolved_once_on_use(answer_rag: t
 @pytest.mark.anyio
 async def test_a_missing_model_is_reported_before_any_search() -> None:
     rag_slot = CountingSlot(problem=VectorStoreUnavailable("no store"))
-    answerer = build_answerer(SearchSettings(), rag_slot, CountingSlot(problem=LLMNotConfigured("no model")), prompts())
+    answerer = build_answerer(
+        SearchSettings(),
+        rag_slot,
+        CountingSlot(problem=LLMNotConfigured("no model")),
+        prompts(),
+        prompt_name="rag_answer",
+    )
     with pytest.raises(LLMNotConfigured):
         await answerer.answer("any", "question?")
     assert rag_slot.calls == 0

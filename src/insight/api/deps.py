@@ -41,7 +41,9 @@ class Services:
         self.profiles = ProfileCache(self.settings.analysis.profile_cache_entries)
         self.analyzer = build_analyzer(self.settings.analysis, self.prompts, self.llm)
         self.table_questions = build_table_questions(self.settings, prompts=self.prompts, llm=self.llm)
-        self.answerer = build_answerer(self.settings.search, self.rag, self.llm, self.prompts)  # slots: resolved on use
+        self.answerer = build_answerer(  # slots: resolved on use
+            self.settings.search, self.rag, self.llm, self.prompts, answer=self.settings.answer
+        )
         self.evals = EvalJobs(self.settings.evaluation)
 
 

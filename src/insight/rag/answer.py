@@ -1,4 +1,17 @@
-"""Answers with citations: hybrid retrieval → numbered passages → ``rag_answer`` prompt → checked citations.
+"""Answers with citations: hybrid retrieval → answer-sentence selection → an extractive or a verified answer.
+
+Three modes (``AnswerSettings.mode``, or per request):
+
+- ``extractive``: the best sentence(s) of the retrieved passages (``insight.rag.extractive``), verbatim,
+  each cited with its document, chunk and exact span. No model call. When no sentence scores at least
+  ``found_threshold`` the answer is "not found in the documents", with the nearest passages as ``related``.
+- ``generative``: the extractive answer first; then the model (``rag_extract``) picks one of the best
+  sentences and copies the short phrase that answers; ``insight.rag.verify`` checks every number and name
+  of it against that sentence. When it fails (or the call fails) the extractive answer is returned and
+  ``meta`` says why.
+- ``passages`` (the ``rag_answer`` prompts, kept for evaluation against them): the model answers from whole
+  passages, as below.
+
 
 The model cites passages by their ``[n]`` markers (``rag_answer`` v1) or chooses them first as a
 structured ``PassageChoice`` (``rag_select``, with ``rag_answer`` v2 and later). Every marker or number
@@ -18,24 +31,29 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, TypeVar
 
 import anyio.to_thread
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, Field
 
-from insight.config import SearchSettings
+from insight.config import AnswerSettings, SearchSettings
+from insight.errors import InsightError
 from insight.llm.errors import translate_llm_errors
 from insight.llm.protocols import ChatClient
 from insight.prompts import Prompt, PromptRegistry
+from insight.rag.extractive import ScoredSentence, Selection, SentenceSelector
 from insight.rag.search import Filters, SearchHit
 from insight.rag.service import RagService
+from insight.rag.verify import verify
 
 NOT_FOUND = "not found in the documents"
 STRUCTURED_FROM_VERSION = 2
 MAX_CITED = 2
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+AnswerMode = Literal["extractive", "generative", "passages"]
+EXTRACT_PROMPT = "rag_extract"
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -58,6 +76,13 @@ class Citation:
     end: int
     page: int | None
     text: str
+    quote: str | None = None
+    """The answer sentence this citation stands for (extractive and generative modes), verbatim."""
+    quote_start: int | None = None
+    """Its span in the document's text (``quote == document_text[quote_start:quote_end]``)."""
+    quote_end: int | None = None
+    score: float | None = None
+    """The sentence's selection score."""
 
 
 @dataclass
@@ -71,6 +96,10 @@ class Answer:
     answered_from: list[int] = field(default_factory=list)
     """The numbers of the ``passages`` the answering call saw: all of them (``rag_answer`` v1), or the chosen
     ones (v2 and later). Empty when the model was not called."""
+    mode: AnswerMode = "passages"
+    """How this answer was made (a generative answer that failed verification says ``extractive``)."""
+    related: list[SearchHit] = field(default_factory=list)
+    """Not found: the nearest passages, best first."""
 
     def answered_context(self) -> str:
         """The ``[n] title — text`` blocks the answer was written from, numbered as the model saw them."""
@@ -111,26 +140,88 @@ def check_citations(text: str, passages: list[SearchHit]) -> tuple[str, list[Cit
         marker = int(match.group(1))
         if 1 <= marker <= len(passages):
             if marker not in citations:
-                hit = passages[marker - 1]
-                meta = hit.metadata
-                page = meta.get("page")
-                citations[marker] = Citation(
-                    marker=marker,
-                    doc_id=hit.doc_id,
-                    chunk_id=hit.chunk_id,
-                    title=str(meta.get("title", "")),
-                    source=str(meta.get("source", "")),
-                    start=int(meta.get("start", 0)),
-                    end=int(meta.get("end", 0)),
-                    page=int(page) if page is not None else None,
-                    text=hit.text,
-                )
+                citations[marker] = citation_of(marker, passages[marker - 1])
         elif marker not in invalid:
             invalid.append(marker)
     if invalid:
         text = _MARKER.sub(lambda m: "" if int(m.group(1)) in invalid else m.group(0), text)
         text = re.sub(r"[ \t]{2,}", " ", text).strip()
     return text, list(citations.values()), invalid
+
+
+def citation_of(marker: int, hit: SearchHit, quote: ScoredSentence | None = None) -> Citation:
+    """The citation of ``hit``; with ``quote``, the sentence and its span in the document (chunk start + offset)."""
+    meta = hit.metadata
+    page = meta.get("page")
+    start = int(meta.get("start", 0))
+    citation = Citation(
+        marker=marker,
+        doc_id=hit.doc_id,
+        chunk_id=hit.chunk_id,
+        title=str(meta.get("title", "")),
+        source=str(meta.get("source", "")),
+        start=start,
+        end=int(meta.get("end", 0)),
+        page=int(page) if page is not None else None,
+        text=hit.text,
+    )
+    if quote is None:
+        return citation
+    sentence = quote.sentence
+    return replace(
+        citation,
+        quote=sentence.text,
+        quote_start=start + sentence.start,
+        quote_end=start + sentence.end,
+        score=round(quote.score, 4),
+    )
+
+
+def quoted_citations(sentences: list[ScoredSentence]) -> list[Citation]:
+    """One citation per sentence, numbered in answer order (two sentences of one passage cite it twice)."""
+    return [citation_of(n, s.hit, s) for n, s in enumerate(sentences, start=1)]
+
+
+def extractive_answer(
+    hits: list[SearchHit], selection: Selection, settings: AnswerSettings, started: float | None = None
+) -> Answer:
+    """The best sentence(s) verbatim with their citations, or not found (``related``: the nearest passages).
+
+    ``passages`` are the hits re-ranked by their best sentence. Pure: the bench calls it on hits it chose.
+    """
+    reranked = [hits[p] for p in selection.passage_order]
+    meta: dict[str, Any] = {
+        "answer_mode": "extractive",
+        "best_sentence_score": round(selection.best_score, 4),
+        "found_threshold": settings.found_threshold,
+        "input_tokens": 0,
+        "output_tokens": 0,
+    }
+    if started is not None:
+        meta["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    if not selection.sentences or selection.best_score < settings.found_threshold:
+        meta["not_found_reason"] = (
+            "no passage was retrieved" if not hits else "no sentence scored at least the found threshold"
+        )
+        return Answer(NOT_FOUND, False, passages=reranked, meta=meta, mode="extractive", related=reranked)
+    chosen = selection.answer_sentences(settings)
+    return Answer(
+        " ".join(s.sentence.text for s in chosen),
+        True,
+        quoted_citations(chosen),
+        passages=reranked,
+        meta=meta,
+        mode="extractive",
+    )
+
+
+class SpanAnswer(BaseModel):
+    """The sentence that answers the question, then the shortest phrase of it that does."""
+
+    sentence: int = Field(ge=1, le=10, description="the number n of the sentence [n] that answers the question")
+    answer: str = Field(
+        min_length=1, max_length=120, description="the shortest phrase copied from that sentence that answers"
+    )
 
 
 def is_not_found(text: str) -> bool:
@@ -208,7 +299,16 @@ class Answerer:
         prompt_name: str = "rag_answer",
         prompt_version: int | None = None,
         select_prompt_name: str = "rag_select",
+        mode: AnswerMode = "passages",
+        answer_settings: AnswerSettings | None = None,
+        extract_prompt_name: str = EXTRACT_PROMPT,
+        extract_prompt_version: int | None = None,
     ) -> None:
+        self.mode: AnswerMode = mode
+        self.extract_prompt_version = extract_prompt_version
+        self.answer_settings = answer_settings or AnswerSettings()
+        self.extract_prompt_name = extract_prompt_name
+        self._selector: SentenceSelector | None = None
         self._rag_source = rag
         self._llm_source = llm
         self._rag: RagService | None = rag if isinstance(rag, RagService) else None
@@ -332,19 +432,137 @@ class Answerer:
         answer.meta.update(prepared.extra)
         return answer
 
-    async def answer(
+    def selector(self, rag: RagService) -> SentenceSelector:
+        if self._selector is None:
+            self._selector = SentenceSelector(self.answer_settings, rag.embedder)
+        return self._selector
+
+    async def extractive(
         self, collection: str, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> tuple[Answer, Selection]:
+        """The extractive answer (no model call) and the sentence selection it came from."""
+        started = time.perf_counter()
+        rag = await self.rag()
+        selector = self.selector(rag)
+
+        def work() -> tuple[list[SearchHit], Selection]:
+            hits = rag.search(
+                collection, question, top_k=top_k or self.answer_settings.passages, mode="hybrid", filters=filters
+            )
+            kept = relevant(hits, self.min_dense)
+            snapshot = rag.searcher.snapshot(collection)
+            selection = selector.select(question, kept, snapshot.chunk_lexical if snapshot is not None else None)
+            if not kept:  # nothing cleared the relevance gate: still show the nearest as related
+                return hits, Selection([], list(range(len(hits))))
+            return kept, selection
+
+        hits, selection = await anyio.to_thread.run_sync(work)
+        return extractive_answer(hits, selection, self.answer_settings, started), selection
+
+    async def generative(self, extractive: Answer, selection: Selection, question: str, started: float) -> Answer:
+        """The model's short answer from the best sentences when it verifies; else ``extractive``, saying why."""
+        offered = selection.sentences[: self.answer_settings.generative_sentences]
+        prompt = self.prompts.get(self.extract_prompt_name, self.extract_prompt_version)
+        context = "\n".join(f"[{n}] {s.sentence.text}" for n, s in enumerate(offered, start=1))
+        messages = prompt.format_messages(context=context, question=question)
+        params = prompt.model_params.model_dump(exclude_none=True)
+        try:
+            llm = await self.llm()
+            choice = await llm.astructured(messages, SpanAnswer, params)
+        except InsightError as exc:
+            return self._fell_back(extractive, prompt, started, f"the model call failed: {exc.message}", None)
+        if not 1 <= choice.sentence <= len(offered):
+            return self._fell_back(
+                extractive, prompt, started, f"the model chose sentence {choice.sentence}, not offered", choice.answer
+            )
+        chosen = offered[choice.sentence - 1]
+        check = verify(choice.answer, [chosen.sentence.text])
+        if not check.ok:
+            return self._fell_back(extractive, prompt, started, check.reason or "not verified", choice.answer)
+        prompt_text = "\n".join(str(m.content) for m in messages)
+        meta = {
+            **self._meta(llm, prompt, started, prompt_text, choice.model_dump_json()),
+            "answer_mode": "generative",
+            "verified": True,
+            "checked_terms": check.checked,
+            "verbatim": choice.answer.strip().lower() in chosen.sentence.text.lower(),
+            "extractive_answer": extractive.answer,
+        }
+        return Answer(
+            choice.answer.strip(),
+            True,
+            quoted_citations([chosen]),
+            passages=extractive.passages,
+            meta=meta,
+            mode="generative",
+        )
+
+    def _fell_back(
+        self, extractive: Answer, prompt: Prompt, started: float, reason: str, rejected: str | None
     ) -> Answer:
+        meta = {
+            **extractive.meta,
+            "requested_mode": "generative",
+            "verified": False,
+            "fallback_reason": reason,
+            "prompt_name": prompt.name,
+            "prompt_version": prompt.version,
+            "prompt_sha256": prompt.sha256,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        if rejected is not None:
+            meta["rejected_answer"] = rejected
+        return replace(extractive, meta=meta)
+
+    async def answer(
+        self,
+        collection: str,
+        question: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        mode: AnswerMode | None = None,
+    ) -> Answer:
+        mode = mode or self.mode
+        if mode != "passages":
+            final: Answer | None = None
+            async for kind, value in self._sentence_answers(collection, question, top_k, filters, mode):
+                if kind == "answer":
+                    final = value
+            assert final is not None
+            return final
         prepared = await self._prepare(collection, question, top_k, filters)
         if isinstance(prepared, Answer):
             return prepared
         reply = await prepared.llm.ainvoke(prepared.messages, **prepared.params)
         return self._checked(prepared, str(reply.content))
 
-    async def stream(
-        self, collection: str, question: str, top_k: int | None = None, filters: Filters | None = None
+    async def _sentence_answers(
+        self, collection: str, question: str, top_k: int | None, filters: Filters | None, mode: AnswerMode
     ) -> AsyncIterator[tuple[str, Any]]:
-        """Events: ``("token", text)`` as the model writes, then ``("answer", Answer)`` with checked citations."""
+        started = time.perf_counter()
+        extractive, selection = await self.extractive(collection, question, top_k, filters)
+        if mode == "extractive" or not extractive.found:
+            yield "answer", extractive
+            return
+        yield "extractive", extractive
+        yield "answer", await self.generative(extractive, selection, question, started)
+
+    async def stream(
+        self,
+        collection: str,
+        question: str,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+        mode: AnswerMode | None = None,
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """Events. Extractive and generative modes: ``("extractive", Answer)`` first when the model is to be
+        called, then ``("answer", Answer)``, the verified one or the extractive one. Passages mode:
+        ``("token", text)`` as the model writes, then ``("answer", Answer)`` with checked citations."""
+        mode = mode or self.mode
+        if mode != "passages":
+            async for event in self._sentence_answers(collection, question, top_k, filters, mode):
+                yield event
+            return
         prepared = await self._prepare(collection, question, top_k, filters)
         if isinstance(prepared, Answer):
             yield "token", prepared.answer
@@ -368,11 +586,21 @@ def build_answerer(
     llm: ChatClient | ServiceSlot[ChatClient],
     prompts: PromptRegistry,
     *,
-    prompt_name: str = "rag_answer",
+    prompt_name: str | None = None,
     prompt_version: int | None = None,
+    answer: AnswerSettings | None = None,
 ) -> Answerer:
-    """The one ``Answerer`` the API, the CLI and evaluation share, from the search settings (evaluation passes
-    the suite's prompt version and its caching chat client; everyone else the latest prompt)."""
+    """The one ``Answerer`` the API, the CLI and evaluation share, from the search and answer settings.
+
+    Its mode is ``answer.mode``, except when evaluation names a ``rag_answer`` prompt (the model answers
+    from whole passages, as before sentence selection); ``rag_extract`` versions are the generative mode's.
+    """
+    answer = answer or AnswerSettings()
+    mode: AnswerMode = answer.mode
+    if prompt_name == "rag_answer":
+        mode = "passages"
+    elif prompt_name == EXTRACT_PROMPT:
+        mode = "generative"
     return Answerer(
         rag,
         llm,
@@ -380,6 +608,10 @@ def build_answerer(
         top_k=settings.answer_top_k,
         min_dense=settings.answer_min_dense,
         context_tokens=settings.answer_context_tokens,
-        prompt_name=prompt_name,
-        prompt_version=prompt_version,
+        prompt_name="rag_answer" if prompt_name is None or prompt_name == EXTRACT_PROMPT else prompt_name,
+        prompt_version=None if prompt_name == EXTRACT_PROMPT else prompt_version,
+        mode=mode,
+        answer_settings=answer,
+        extract_prompt_name=EXTRACT_PROMPT,
+        extract_prompt_version=prompt_version if prompt_name == EXTRACT_PROMPT else None,
     )

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from insight.api.deps import AUTH_RESPONSES, PrincipalDep, ServicesDep
-from insight.api.schemas.ask import AskRequest, AskResponse, CitationOut
+from insight.api.schemas.ask import AskRequest, AskResponse, CitationOut, RelatedOut
 from insight.errors import FieldProblem, InsightError, InvalidInput
 from insight.rag.answer import Answer
 
@@ -34,6 +34,18 @@ def _response(answer: Answer) -> AskResponse:
         citations=[CitationOut(**asdict(c)) for c in answer.citations],
         invalid_citations=answer.invalid_citations,
         meta=answer.meta,
+        mode=answer.mode,
+        related=[
+            RelatedOut(
+                doc_id=hit.doc_id,
+                chunk_id=hit.chunk_id,
+                title=str(hit.metadata.get("title", "")),
+                source=str(hit.metadata.get("source", "")),
+                text=hit.text,
+                score=hit.score,
+            )
+            for hit in answer.related
+        ],
     )
 
 
@@ -56,21 +68,34 @@ async def ask(principal: PrincipalDep, body: AskRequest, services: ServicesDep) 
         )
     # The app's one Answerer (built at start-up); evaluation's ask suites call the same ``answer`` method.
     answerer = services.answerer
-    # A missing model or search service is a 503 here, before any event of a stream is sent.
-    await answerer.llm()
+    mode = body.answer_mode or answerer.mode
+    # A missing model (for the modes that call one) or search service is a 503 here, before any event is sent.
+    if mode != "extractive":
+        await answerer.llm()
     await answerer.rag()
     if not body.stream:
-        return _response(await answerer.answer(body.collection, body.question, body.top_k, body.filters))
+        return _response(await answerer.answer(body.collection, body.question, body.top_k, body.filters, mode))
 
     async def events() -> AsyncIterator[bytes]:
         try:
-            async for kind, value in answerer.stream(body.collection, body.question, body.top_k, body.filters):
+            async for kind, value in answerer.stream(body.collection, body.question, body.top_k, body.filters, mode):
                 if kind == "token":
                     yield _sse("token", {"text": value})
+                elif kind == "extractive":  # the computed answer first; the model's phrasing follows if it verifies
+                    first = _response(value).model_dump()
+                    yield _sse("extractive", {k: first[k] for k in ("answer", "citations", "found", "mode")})
                 else:
                     final = _response(value).model_dump()
                     yield _sse("citations", {k: final[k] for k in ("citations", "invalid_citations", "found")})
-                    yield _sse("done", {"answer": final["answer"], "meta": final["meta"]})
+                    yield _sse(
+                        "done",
+                        {
+                            "answer": final["answer"],
+                            "meta": final["meta"],
+                            "mode": final["mode"],
+                            "related": final["related"],
+                        },
+                    )
         except InsightError as exc:
             yield _sse("error", {"code": exc.code, "message": exc.message})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +18,17 @@ class AskRequest(BaseModel):
     question: str = Field(min_length=1)
     top_k: int | None = Field(default=None, ge=1, le=50, description="passages given to the model")
     filters: dict[str, Any] | None = None
-    stream: bool = Field(default=False, description="server-sent events: token…, then citations, then done")
+    stream: bool = Field(
+        default=False,
+        description="server-sent events: extractive (when the model is to be called), then citations, then done; "
+        "passages mode: token…, then citations, then done",
+    )
+    answer_mode: Literal["extractive", "generative", "passages"] | None = Field(
+        default=None,
+        description="extractive: the best sentence(s) verbatim, no model call; generative: the model's short answer "
+        "from them, verified against the cited sentence (else the extractive answer, meta says why); passages: the "
+        "model answers from whole passages (rag_answer). Default: the service's setting (answer.mode)",
+    )
 
 
 class CitationOut(BaseModel):
@@ -31,6 +41,19 @@ class CitationOut(BaseModel):
     end: int
     page: int | None
     text: str
+    quote: str | None = Field(default=None, description="the cited sentence, verbatim")
+    quote_start: int | None = Field(default=None, description="its span in the document's text: start")
+    quote_end: int | None = Field(default=None, description="its span in the document's text: end")
+    score: float | None = Field(default=None, description="the sentence's selection score")
+
+
+class RelatedOut(BaseModel):
+    doc_id: str
+    chunk_id: str
+    title: str
+    source: str
+    text: str
+    score: float
 
 
 class AskResponse(BaseModel):
@@ -76,3 +99,8 @@ class AskResponse(BaseModel):
     citations: list[CitationOut]
     invalid_citations: list[int] = Field(description="markers the model wrote that matched no passage (removed)")
     meta: dict[str, Any]
+    mode: Literal["extractive", "generative", "passages"] = Field(
+        default="passages",
+        description="how the answer was made (a generative answer that failed verification: extractive)",
+    )
+    related: list[RelatedOut] = Field(default_factory=list, description="not found: the nearest passages")
