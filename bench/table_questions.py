@@ -161,11 +161,13 @@ def run_planner(
             correct=answer.supported and question_correct(answers, labels[q["id"]]),
             execution_ms=answer.execution_ms if answer.supported else None,
             planner=answer.planner,
+            seconds=round(seconds[-1], 2),
         )
         print(
             json.dumps({**row, "answers": answers, "reason": answer.reason, "labels": labels[q["id"]]}), file=sys.stderr
         )
         rows.append(row)
+    asked = [row["seconds"] for row in rows if row["planner"] in ("model", "rules+model")]
     planners: dict[str, int] = defaultdict(int)
     for row in rows:
         planners[str(row["planner"])] += 1
@@ -175,6 +177,8 @@ def run_planner(
         "sample": f"half={args.half}, first {len(sample)} of the seeded order"
         + (f", levels {args.levels}" if args.levels else ""),
         "p50_s_per_question": round(statistics.median(seconds), 2) if seconds else None,
+        "p50_s_when_the_model_planned": round(statistics.median(asked), 2) if asked else None,
+        "model_calls": len(asked),
         "plans_by": dict(planners),
     }
     return summarise(rows, f"planner:{args.planner}", extra)

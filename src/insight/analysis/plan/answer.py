@@ -120,7 +120,7 @@ class TableQuestions:
                     supported=False,
                     refused=True,
                     reason="no planner understood the question (the rule planner needs @name[...] answers it "
-                    "recognises; no language model is configured)",
+                    "recognises, and no language model was asked)",
                 )
             checked = check_plan(plan, kinds)
             started = time.perf_counter()

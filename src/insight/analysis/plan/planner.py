@@ -154,7 +154,7 @@ class Skeleton:
         steps = list(self.before)
         for name, chosen in self.measures.items():
             if chosen is not None:
-                steps.extend(chosen)
+                steps.extend(step for step in chosen if "round" in step or step not in steps)  # a column read once
             elif name in filled:
                 steps.append(filled[name])
             else:
