@@ -180,3 +180,53 @@ def test_mape_on_a_zero_target_is_a_clear_error_and_flat_rows_are_unmeasured() -
     assert records[1].unmeasured == {"directional_accuracy": "no_direction"}
     assert summaries["directional_accuracy"].unmeasured == 1 and summaries["directional_accuracy"].value == 1.0
     assert summaries["mae"].value == pytest.approx((2 + 19 + 1) / 3)
+
+
+def test_the_commands_refuse_changed_data_and_take_allow_data_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained_model_dir: Path
+) -> None:
+    """``insight train`` over a model of other data, and ``insight eval run`` on data other than the suite's last
+    tracked run: exit non-zero with the reason; ``--allow-data-change`` goes ahead and says so."""
+    import shutil
+
+    import mlflow
+    from typer.testing import CliRunner
+
+    from insight.cli import app
+
+    served = tmp_path / "served"
+    shutil.copytree(trained_model_dir, served)  # the classifier, trained on breast_cancer
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INSIGHT_PREDICTOR__MODEL_DIR", str(served))
+    monkeypatch.setenv("INSIGHT_TRACKING__URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("INSIGHT_TRACKING__ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("INSIGHT_EVALUATION__SUITES_DIR", str(tmp_path / "suites"))
+    monkeypatch.setenv("INSIGHT_EVALUATION__BOOTSTRAP_SAMPLES", "200")
+    runner = CliRunner()
+
+    refused = runner.invoke(app, ["train", "--config", str(REGRESSION_CONFIG)])
+    assert refused.exit_code == 1 and "refusing to train" in refused.output
+    assert "--allow-data-change" in refused.output
+    allowed = runner.invoke(app, ["train", "--config", str(REGRESSION_CONFIG), "--allow-data-change"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "data changed (allowed, recorded in the run)" in allowed.output and "≤ 61.60" in allowed.output
+
+    write_suite(
+        tmp_path / "suites",
+        name="diabetes",
+        kind="predictor",
+        model_config_path=REGRESSION_CONFIG,
+        metrics=["r2", "mape"],
+        targets=[{"metric": "mape", "op": "<=", "value": 0.5}],
+    )
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    mlflow.set_tracking_uri(settings.tracking.uri)
+    experiment = configure_tracking(settings.tracking, settings.evaluation.experiment)
+    with mlflow.start_run(experiment_id=experiment, tags={"suite": "diabetes"}):
+        mlflow.log_param("dataset_sha256", "0" * 64)  # a run on other data, recorded before
+    changed = runner.invoke(app, ["eval", "run", "diabetes"])
+    assert changed.exit_code == 2 and "refusing to record or promote diabetes" in changed.output
+    recorded = runner.invoke(app, ["eval", "run", "diabetes", "--allow-data-change"])
+    assert recorded.exit_code == 0, recorded.output
+    latest = recorded_dataset(experiment, "diabetes")
+    assert latest is not None and latest[0] == load_dataset("diabetes").digest
