@@ -129,33 +129,54 @@ def _weekdays(view: TableView, measure: str) -> Candidate | None:
     )
 
 
-def _baselines(x: np.ndarray) -> list[np.ndarray]:
-    """The line, and one step at every split ``timeseries.split_sse`` would try."""
+def _baselines(x: np.ndarray) -> np.ndarray:
+    """The line, and one step at every split ``timeseries.split_sse`` would try: (baselines, n, 2)."""
     n = len(x)
-    ones = np.ones(n)
     splits, _ = timeseries.split_sse(np.zeros(n))
-    steps = [np.column_stack([ones, (np.arange(n) >= k).astype("float64")]) for k in splits]
-    return [np.column_stack([ones, x]), *steps]
+    steps = (np.arange(n)[None, :] >= splits[:, None]).astype("float64")
+    second = np.concatenate([x[None, :], steps])
+    return np.stack([np.ones_like(second), second], axis=2)
 
 
-def _least_significant(
-    y: np.ndarray, baselines: list[np.ndarray], effects: np.ndarray
-) -> tuple[float, float, float] | None:
+def _least_significant(y: np.ndarray, baselines: np.ndarray, effects: np.ndarray) -> tuple[float, float, float] | None:
     """The F-test of ``effects`` over each baseline, keeping the one with the largest p-value.
 
     The step's position is chosen from the data (with the season in the model, the best split is the one
     that leaves the smallest residual), so a test over that one baseline would count its residual as
     noise although the split was fitted to shrink it: on noise it reported month-of-year profiles at
     p ≈ 1e-5. The largest p over every baseline the series could have is valid whichever of them is
-    true (it is never below the p of the true one)."""
-    worst: tuple[float, float, float] | None = None
-    for baseline in baselines:
-        test = _nested_f(y, baseline, np.column_stack([baseline, effects]))
-        if test is None:
+    true (it is never below the p of the true one). All baselines are fitted at once (batched QR)."""
+    count, n, _ = baselines.shape
+    full = np.concatenate([baselines, np.broadcast_to(effects, (count, *effects.shape))], axis=2)
+    sse_reduced, rank_reduced = _batched_sse(y, baselines)
+    sse_full, rank_full = _batched_sse(y, full)
+    if rank_reduced is None or rank_full is None:  # a collinear design: fit each one exactly
+        tests = [_nested_f(y, b, f) for b, f in zip(baselines, full, strict=True)]
+        if any(t is None for t in tests):
             return None
-        if worst is None or test[1] > worst[1]:
-            worst = test
-    return worst
+        return max((t for t in tests if t is not None), key=lambda t: t[1])
+    df_effect, df_error = rank_full - rank_reduced, n - rank_full
+    if df_effect < 1 or df_error < 1 or np.any(sse_full <= 1e-12 * np.maximum(1.0, sse_reduced)):
+        return None
+    ss_effect = np.maximum(0.0, sse_reduced - sse_full)
+    mse = sse_full / df_error
+    f_values = (ss_effect / df_effect) / mse
+    p_values = special.fdtrc(df_effect, df_error, f_values)
+    worst = int(np.argmax(p_values))
+    epsilon2 = max(0.0, float((ss_effect[worst] - df_effect * mse[worst]) / (ss_effect[worst] + sse_full[worst])))
+    return float(f_values[worst]), float(p_values[worst]), epsilon2
+
+
+def _batched_sse(y: np.ndarray, designs: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """Residual sums of squares of ``y`` on each design, and their common rank (None unless every design
+    has full column rank)."""
+    q, r = np.linalg.qr(designs)
+    diagonal = np.abs(np.diagonal(r, axis1=1, axis2=2))
+    tolerance = diagonal.max(axis=1, keepdims=True) * max(designs.shape[1:]) * np.finfo("float64").eps
+    if np.any(diagonal <= tolerance):
+        return np.zeros(len(designs)), None
+    fitted = np.einsum("bnk,n->bk", q, y)
+    return np.maximum(float(y @ y) - np.sum(fitted**2, axis=1), 0.0), designs.shape[2]
 
 
 def _nested_f(y: np.ndarray, reduced: np.ndarray, full: np.ndarray) -> tuple[float, float, float] | None:
