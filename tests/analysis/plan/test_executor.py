@@ -234,3 +234,185 @@ def test_operations_and_formatting() -> None:
     assert format_value(None, 2) == "n/a"
     assert format_value(True, None) == "True"
     assert format_value(12345.678, None) == "12345.7"
+
+
+def _wide() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    n = 40
+    return pd.DataFrame(
+        {
+            "x": rng.normal(10, 2, n).round(3),
+            "y": rng.normal(5, 1, n).round(3),
+            "g": ["a", "b", "c", "d"] * (n // 4),
+            "h": ["u", "v"] * (n // 2),
+            "when": pd.date_range("2024-01-01", periods=n, freq="D"),
+            "gap": [np.nan if i % 7 == 0 else float(i) for i in range(n)],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ({"op": "aggregate", "column": "x", "fn": "sum"}, lambda f: f.x.sum()),
+        ({"op": "aggregate", "column": "x", "fn": "var", "ddof": 0}, lambda f: f.x.var(ddof=0)),
+        ({"op": "aggregate", "column": "x", "fn": "range"}, lambda f: f.x.max() - f.x.min()),
+        ({"op": "aggregate", "column": "x", "fn": "median"}, lambda f: f.x.median()),
+        ({"op": "aggregate", "column": "x", "fn": "min"}, lambda f: f.x.min()),
+        ({"op": "aggregate", "column": "x", "fn": "skew", "bias_corrected": True}, lambda f: f.x.skew()),
+        ({"op": "aggregate", "column": "x", "fn": "kurtosis"}, lambda f: stats.kurtosis(f.x)),
+        ({"op": "aggregate", "column": "x", "fn": "kurtosis", "bias_corrected": True}, lambda f: f.x.kurt()),
+        ({"op": "aggregate", "column": "gap", "fn": "last"}, lambda f: f.gap.dropna().iloc[-1]),
+        ({"op": "value_at", "column": "y", "position": -1}, lambda f: f.y.iloc[-1]),
+        (
+            {"op": "correlation", "x": "x", "y": "y", "method": "kendall"},
+            lambda f: stats.kendalltau(f.x, f.y).statistic,
+        ),
+        ({"op": "correlation", "x": "x", "y": "y", "statistic": "p_value"}, lambda f: stats.pearsonr(f.x, f.y).pvalue),
+        (
+            {"op": "normality_test", "column": "x", "test": "ks"},
+            lambda f: stats.kstest(f.x, "norm", args=(f.x.mean(), f.x.std())).pvalue,
+        ),
+        ({"op": "normality_test", "column": "x", "test": "dagostino"}, lambda f: stats.normaltest(f.x).pvalue),
+        ({"op": "chi_square", "a": "g", "b": "h"}, lambda f: stats.chi2_contingency(pd.crosstab(f.g, f.h)).pvalue),
+        ({"op": "anova", "column": "x", "by": "g"}, lambda f: stats.f_oneway(*[f.x[f.g == k] for k in "abcd"]).pvalue),
+        (
+            {
+                "op": "t_test",
+                "column": "x",
+                "by": "h",
+                "group_a": "u",
+                "group_b": "v",
+                "equal_var": False,
+                "statistic": "value",
+            },
+            lambda f: stats.ttest_ind(f.x[f.h == "u"], f.x[f.h == "v"], equal_var=False).statistic,
+        ),
+        (
+            {"op": "outlier_count", "column": "x", "method": "zscore", "threshold": 1.5},
+            lambda f: int(((f.x - f.x.mean()) / f.x.std(ddof=0)).abs().gt(1.5).sum()),
+        ),
+        ({"op": "aggregate", "column": "x", "fn": "mean", "by": "g", "group": "b"}, lambda f: f.x[f.g == "b"].mean()),
+    ],
+)
+def test_each_measure_matches_its_library_routine(step: dict[str, Any], expected: Any) -> None:
+    frame = _wide()
+    plan = check_plan(TablePlan.model_validate({"steps": [{"name": "v", **step}]}), table_kinds(frame))
+    value = execute(plan, frame, SETTINGS).values["v"]
+    assert value == pytest.approx(float(expected(frame)), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        ([{"op": "filter", "column": "g", "test": "in", "values": ["a", "b"]}], lambda f: f[f.g.isin(["a", "b"])].x),
+        ([{"op": "filter", "column": "g", "test": "not_in", "values": ["a"]}], lambda f: f[f.g != "a"].x),
+        ([{"op": "filter", "column": "x", "test": "between", "values": [9, 11]}], lambda f: f[f.x.between(9, 11)].x),
+        ([{"op": "filter", "column": "g", "test": "ne", "value": "c"}], lambda f: f[f.g != "c"].x),
+        (
+            [{"op": "filter", "column": "when", "test": "ge", "value": "2024-01-20"}],
+            lambda f: f[f.when >= "2024-01-20"].x,
+        ),
+        ([{"op": "filter", "column": "gap", "test": "is_null"}], lambda f: f[f.gap.isna()].x),
+        ([{"op": "drop_missing", "columns": ["gap"]}], lambda f: f.dropna(subset=["gap"]).x),
+        ([{"op": "drop_duplicates", "columns": ["g"]}], lambda f: f.drop_duplicates(subset=["g"]).x),
+        (
+            [{"op": "remove_outliers", "column": "x", "method": "iqr"}],
+            lambda f: f.x[
+                ~(
+                    (f.x < f.x.quantile(0.25) - 1.5 * (f.x.quantile(0.75) - f.x.quantile(0.25)))
+                    | (f.x > f.x.quantile(0.75) + 1.5 * (f.x.quantile(0.75) - f.x.quantile(0.25)))
+                )
+            ],
+        ),
+        ([{"op": "transform", "name": "x", "column": "x", "fn": "log"}], lambda f: np.log(f.x)),
+        ([{"op": "transform", "name": "x", "column": "x", "fn": "log1p"}], lambda f: np.log1p(f.x)),
+        ([{"op": "transform", "name": "x", "column": "x", "fn": "sqrt"}], lambda f: np.sqrt(f.x)),
+        ([{"op": "transform", "name": "x", "column": "y", "fn": "abs"}], lambda f: f.y.abs()),
+        (
+            [{"op": "transform", "name": "x", "column": "x", "fn": "zscore"}],
+            lambda f: (f.x - f.x.mean()) / f.x.std(ddof=0),
+        ),
+        ([{"op": "transform", "name": "x", "column": "x", "fn": "diff"}], lambda f: f.x.diff()),
+        ([{"op": "transform", "name": "x", "column": "x", "fn": "rank"}], lambda f: f.x.rank()),
+        ([{"op": "arithmetic", "name": "x", "left": "x", "operator": "mul", "right": "y"}], lambda f: f.x * f.y),
+        ([{"op": "arithmetic", "name": "x", "left": "x", "operator": "div", "right": "y"}], lambda f: f.x / f.y),
+        ([{"op": "arithmetic", "name": "x", "left": "x", "operator": "pow", "right_value": 2}], lambda f: f.x**2),
+        ([{"op": "row_stat", "name": "x", "columns": ["x", "y"], "fn": "max"}], lambda f: f[["x", "y"]].max(axis=1)),
+        (
+            [{"op": "date_part", "name": "x", "column": "when", "part": "month"}],
+            lambda f: f.when.dt.month.astype(float),
+        ),
+        (
+            [{"op": "date_part", "name": "x", "column": "when", "part": "weekday"}],
+            lambda f: f.when.dt.day_of_week.astype(float),
+        ),
+        (
+            [
+                {"op": "fill_missing", "column": "gap", "strategy": "value", "value": 0},
+                {"op": "transform", "name": "x", "column": "gap", "fn": "abs"},
+            ],
+            lambda f: f.gap.fillna(0),
+        ),
+        (
+            [
+                {"op": "fill_missing", "column": "gap", "strategy": "ffill"},
+                {"op": "transform", "name": "x", "column": "gap", "fn": "abs"},
+            ],
+            lambda f: f.gap.ffill(),
+        ),
+        (
+            [
+                {"op": "fill_missing", "column": "gap", "strategy": "bfill"},
+                {"op": "transform", "name": "x", "column": "gap", "fn": "abs"},
+            ],
+            lambda f: f.gap.bfill(),
+        ),
+        (
+            [
+                {"op": "fill_missing", "column": "gap", "strategy": "mode"},
+                {"op": "transform", "name": "x", "column": "gap", "fn": "abs"},
+            ],
+            lambda f: f.gap.fillna(f.gap.mode()[0]),
+        ),
+        (
+            [
+                {"op": "fill_missing", "column": "gap", "strategy": "group_median", "by": "g"},
+                {"op": "transform", "name": "x", "column": "gap", "fn": "abs"},
+            ],
+            lambda f: f.gap.fillna(f.groupby("g").gap.transform("median")),
+        ),
+    ],
+)
+def test_each_transform_matches_pandas(steps: list[dict[str, Any]], expected: Any) -> None:
+    """The transformed ``x`` summed, against the same transform written in pandas."""
+    frame = _wide()
+    plan_steps = [
+        *steps,
+        {"op": "aggregate", "name": "s", "column": "x", "fn": "sum"},
+        {"op": "aggregate", "name": "n", "column": "x", "fn": "count"},
+    ]
+    values = execute(
+        check_plan(TablePlan.model_validate({"steps": plan_steps}), table_kinds(frame)), frame, SETTINGS
+    ).values
+    wanted = pd.Series(expected(frame)).astype(float)
+    assert values["s"] == pytest.approx(float(wanted.sum()), rel=1e-9)
+    assert values["n"] == int(wanted.notna().sum())
+
+
+def test_top_group_min_and_value_at_extreme_min() -> None:
+    frame = _wide()
+    steps = [
+        {"op": "top_group", "name": "low", "by": "g", "column": "x", "fn": "mean", "order": "min"},
+        {"op": "value_at_extreme", "name": "g_at_min", "column": "g", "at": "x", "order": "min"},
+        {"op": "strongest_correlation", "name": "r", "columns": ["x", "y", "gap"], "direction": "absolute"},
+        {"op": "aggregate", "name": "first_day", "column": "when", "fn": "min"},
+    ]
+    values = execute(check_plan(TablePlan.model_validate({"steps": steps}), table_kinds(frame)), frame, SETTINGS).values
+    assert values["low"] == frame.groupby("g").x.mean().idxmin()
+    assert values["g_at_min"] == frame.g[frame.x.idxmin()]
+    matrix = frame[["x", "y", "gap"]].corr()
+    assert abs(float(values["r"])) == pytest.approx(
+        max(abs(matrix.loc["x", "y"]), abs(matrix.loc["x", "gap"]), abs(matrix.loc["y", "gap"]))
+    )
+    assert values["first_day"] == "2024-01-01T00:00:00"
