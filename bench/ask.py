@@ -290,10 +290,14 @@ def report(
     }
 
 
-def generative(answerer: Answerer, collection: str, qs: list[Question]) -> dict[str, Any]:
+def generative(answerer: Answerer, collection: str, qs: list[Question], budget_s: float) -> dict[str, Any]:
     async def run() -> list[tuple[Question, Answer, float]]:
         out = []
+        deadline = time.monotonic() + budget_s
         for i, q in enumerate(qs):
+            if time.monotonic() > deadline:
+                print(f"  generative: time budget spent after {i} questions", file=sys.stderr, flush=True)
+                break
             started = time.perf_counter()
             answer = await answerer.answer(collection, q.text, mode="generative")
             out.append((q, answer, (time.perf_counter() - started) * 1000))
@@ -396,6 +400,10 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions of the half (smoke runs)")
     parser.add_argument("--generative", type=int, default=40, help="report-half questions answered by the local model")
+    parser.add_argument(
+        "--generative-budget-s", type=float, default=1800.0, help="stop the generative sample after this long"
+    )
+    parser.add_argument("--http-only", action="store_true", help="only the /ask HTTP latency")
     parser.add_argument("--http-store", type=Path, default=None, help="store for the HTTP latency (default: --store)")
     parser.add_argument("--http-collection", default=None)
     parser.add_argument("--http-queries", type=Path, default=None, help="BEIR folder whose claims are asked over HTTP")
@@ -416,6 +424,12 @@ def main() -> None:
     if args.limit:
         qs = qs[: args.limit]
     answer_settings = settings.answer
+    if args.http_only:
+        http_store = args.http_store or store
+        texts = scifact_claims(args.http_queries, 205) if args.http_queries else [q.text for q in qs[:205]]
+        latency = http_ask_latency(http_store, args.http_collection or args.collection, texts)
+        print(json.dumps({f"ask_http_extractive_{k}": v for k, v in latency.items()} | {"store": str(http_store)}))
+        return
     depth = answer_settings.passages + 3  # room to drop the gold paragraph's chunks for the not-found pairs
     hits = retrieve(rag, args.collection, qs, depth)
     if args.tune:
@@ -439,7 +453,7 @@ def main() -> None:
         answerer = build_answerer(
             settings.search, rag, LLMSlot(settings.llm, prompts=prompts), prompts, answer=answer_settings
         )
-        result |= generative(answerer, args.collection, qs[: args.generative])
+        result |= generative(answerer, args.collection, qs[: args.generative], args.generative_budget_s)
     if not args.skip_http:
         http_store = args.http_store or store
         http_collection = args.http_collection or args.collection

@@ -17,7 +17,7 @@ from insight.rag.search import RankScore, SearchHit
 from insight.rag.sentences import split_sentences
 from insight.rag.service import RagService
 from insight.rag.store import ChromaStore, build_chroma_client
-from insight.rag.verify import checked_terms, verify
+from insight.rag.verify import checked_terms, cleaned, verify
 from insight.tokens import get_encoding
 from tests.analysis.fakes import ToolCallingFake, tool_reply
 from tests.conftest import REPO_ROOT
@@ -79,6 +79,15 @@ def test_verification_checks_numbers_and_names_after_normalisation() -> None:
     assert not verify("20", []).ok and not verify(" ", sentence).ok
     assert checked_terms("The 1,000 men of Paris-London") == ["1,000", "Paris-London"]
     assert verify("1000 men", ["There were 1,000 men."]).ok and verify("Paris", ["Paris-London trains"]).ok
+    new_claim = verify("the weather is lovely", sentence)
+    assert not new_claim.ok and new_claim.reason is not None and new_claim.reason.startswith("most words")
+    assert verify("twenty manual refreshes daily", sentence).ok  # a light rephrasing passes
+
+
+def test_model_wrapping_is_removed_from_a_short_answer() -> None:
+    assert cleaned("{ year: 1745 }") == "1745"
+    assert cleaned(' "Nobel Prize" ') == "Nobel Prize"
+    assert cleaned("within 30 days") == "within 30 days"
 
 
 def _hit(n: int, text: str, score: float) -> SearchHit:

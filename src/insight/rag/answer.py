@@ -46,7 +46,7 @@ from insight.prompts import Prompt, PromptRegistry
 from insight.rag.extractive import ScoredSentence, Selection, SentenceSelector
 from insight.rag.search import Filters, SearchHit
 from insight.rag.service import RagService
-from insight.rag.verify import verify
+from insight.rag.verify import cleaned, verify
 
 NOT_FOUND = "not found in the documents"
 STRUCTURED_FROM_VERSION = 2
@@ -476,20 +476,21 @@ class Answerer:
                 extractive, prompt, started, f"the model chose sentence {choice.sentence}, not offered", choice.answer
             )
         chosen = offered[choice.sentence - 1]
-        check = verify(choice.answer, [chosen.sentence.text])
+        text = cleaned(choice.answer)
+        check = verify(text, [chosen.sentence.text])
         if not check.ok:
-            return self._fell_back(extractive, prompt, started, check.reason or "not verified", choice.answer)
+            return self._fell_back(extractive, prompt, started, check.reason or "not verified", text)
         prompt_text = "\n".join(str(m.content) for m in messages)
         meta = {
             **self._meta(llm, prompt, started, prompt_text, choice.model_dump_json()),
             "answer_mode": "generative",
             "verified": True,
             "checked_terms": check.checked,
-            "verbatim": choice.answer.strip().lower() in chosen.sentence.text.lower(),
+            "verbatim": text.lower() in chosen.sentence.text.lower(),
             "extractive_answer": extractive.answer,
         }
         return Answer(
-            choice.answer.strip(),
+            text,
             True,
             quoted_citations([chosen]),
             passages=extractive.passages,

@@ -2,7 +2,8 @@
 
 Every number (digits or a number word), year and capitalised name in the answer must appear, normalised
 (Unicode NFKC, case, thousands separators, dashes, number words as digits), in at least one cited sentence;
-an answer that cites nothing fails. What fails is reported term by term, so the service can say why it
+an answer that cites nothing fails, and so does one most of whose words are not in the cited sentences (a light
+rephrasing passes, a new statement does not). What fails is reported term by term, so the service can say why it
 fell back to the extractive answer.
 """
 
@@ -61,8 +62,9 @@ def checked_terms(answer: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
-def verify(answer: str, cited_sentences: Sequence[str]) -> Verification:
-    """Whether every number and name of ``answer`` appears in one of ``cited_sentences``."""
+def verify(answer: str, cited_sentences: Sequence[str], min_word_share: float = 0.5) -> Verification:
+    """Whether every number and name of ``answer``, and at least ``min_word_share`` of its other words,
+    appear in ``cited_sentences``."""
     if not cited_sentences:
         return Verification(False, reason="the answer cites no sentence")
     if not answer.strip():
@@ -78,4 +80,21 @@ def verify(answer: str, cited_sentences: Sequence[str]) -> Verification:
             unsupported,
             "not in the cited sentences: " + ", ".join(unsupported),
         )
+    words = [w for w in normalise(answer).split() if w.isalnum() and w not in _COMMON]
+    if words:
+        present = sum(f" {w} " in haystack for w in words)
+        if present / len(words) < min_word_share:
+            missing = [w for w in words if f" {w} " not in haystack]
+            return Verification(
+                False, terms, missing, "most words of the answer are not in the cited sentences: " + ", ".join(missing)
+            )
     return Verification(True, terms)
+
+
+def cleaned(answer: str) -> str:
+    """A short answer without the wrapping a small model sometimes adds (braces, quotes, a ``key:`` prefix)."""
+    text = answer.strip().strip("{}[]`\"' ").strip()
+    match = re.fullmatch(r"[A-Za-z_]{1,20}\s*:\s*(.+)", text, flags=re.DOTALL)
+    if match:
+        text = match.group(1).strip().strip("{}[]`\"' ").strip()
+    return text
