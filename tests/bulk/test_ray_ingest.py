@@ -107,3 +107,22 @@ def test_ray_ingest_matches_the_local_path_and_is_idempotent(
     assert len(final.ids) == len(set(final.ids)) == info.chunks
     assert {m["doc_id"] for m in final.metadatas} == {d.doc_id for d in docs}
     assert info.documents == 40
+
+
+@pytest.mark.integration
+def test_cli_ingests_files_on_ray_and_a_rerun_embeds_nothing(
+    ray_cluster: ModuleType, chroma: VectorStoreSettings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Receptor binding drives the immune response in tumour cells.")
+    (folder / "b.md").write_text("# Growth\n\nSignal pathways regulate gene expression and growth.")
+    env = {"INSIGHT_VECTORSTORE__HOST": str(chroma.host), "INSIGHT_VECTORSTORE__PORT": str(chroma.port)}
+    name = f"c-{uuid.uuid4().hex[:8]}"
+    first = CliRunner().invoke(app, ["ingest", str(folder), "-c", name, "--engine", "ray"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "2 added, 0 updated, 0 unchanged" in first.output
+    assert f"collection {name}: 2 documents" in first.output
+    again = CliRunner().invoke(app, ["ingest", str(folder), "-c", name, "--engine", "ray"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "0 added, 0 updated, 2 unchanged; 0 chunks embedded" in again.output
