@@ -131,3 +131,28 @@ def test_ray_engine_gives_the_local_output(
     assert report.engine == "ray" and report.rows == ROWS
     assert pq.read_table(tmp_path / "ray.parquet").equals(pq.read_table(tmp_path / "local.parquet"))
     assert ray_cluster.is_initialized()  # the job joined the running Ray and left it running
+
+
+def test_a_regression_model_writes_its_values(tmp_path: Path) -> None:
+    from insight.predictor.artifact import ModelMetadata, save_artifact
+    from insight.predictor.config import load_model_config
+    from insight.predictor.pipeline import build_pipeline
+    from tests.conftest import REPO_ROOT
+
+    config = load_model_config(REPO_ROOT / "configs" / "diabetes_regression.yaml")
+    data = load_dataset("diabetes")
+    pipeline = build_pipeline(config).fit(data.features, data.target)
+    metadata = ModelMetadata.model_validate(
+        {"name": "diabetes", "version": "3", "task": "regression", "created_at": "2026-12-03T00:00:00Z",
+         "estimator": config.model.estimator, "params": {}, "feature_names": data.feature_names, "class_labels": [],
+         "metrics": {}, "cv_metrics": {}, "targets": {}, "mlflow_run_id": None, "data_digest": data.digest,
+         "dataset": "diabetes", "n_train": 1, "n_test": 1, "config_sha256": "", "sklearn_version": ""}
+    )  # fmt: skip
+    save_artifact(pipeline, metadata, tmp_path / "diabetes")
+    source = tmp_path / "rows.csv"
+    pa_csv.write_csv(pa.table({n: data.features[:50, j] for j, n in enumerate(data.feature_names)}), source)
+    predict_file(make_settings(tmp_path, tmp_path / "diabetes"), source, tmp_path / "out.parquet")
+    scored = pq.read_table(tmp_path / "out.parquet")
+    assert scored.column_names == ["prediction", "model_version"]
+    expected = Predictor.load(tmp_path / "diabetes").predict(data.features[:50]).values
+    np.testing.assert_allclose(scored.column("prediction").to_numpy(), expected)

@@ -4,7 +4,7 @@ The artifact is hash-checked where it is loaded: once by the local engine, once 
 actor must load the artifact the job started with (the sha256 recorded in its metadata), so a model swapped
 mid-job is refused rather than mixed in. Each batch is one vectorised ``Predictor.predict`` call. Output rows
 follow input rows; the columns that are not features (ids, keys) are carried through, then ``prediction``,
-``label``, ``confidence`` and ``model_version``.
+``label``, ``confidence`` (a regression model: ``prediction`` only) and ``model_version``.
 """
 
 from __future__ import annotations
@@ -113,10 +113,13 @@ class BatchScorer:
         result = self.predictor.predict(feature_matrix(batch, meta.feature_names))
         kept = [name for name in batch.column_names if name not in self._passthrough_exclude]
         columns = {name: batch.column(name) for name in kept}
-        columns["prediction"] = pa.array(result.classes, type=pa.int64())
-        columns["label"] = self._labels.take(pa.array(result.classes))
-        columns["confidence"] = pa.array(result.confidence, type=pa.float64())
-        columns["model_version"] = pa.array(np.full(len(result.classes), meta.version, dtype=object), pa.string())
+        if meta.task == "regression":
+            columns["prediction"] = pa.array(result.values, type=pa.float64())
+        else:
+            columns["prediction"] = pa.array(result.classes, type=pa.int64())
+            columns["label"] = self._labels.take(pa.array(result.classes))
+            columns["confidence"] = pa.array(result.confidence, type=pa.float64())
+        columns["model_version"] = pa.array(np.full(batch.num_rows, meta.version, dtype=object), pa.string())
         return pa.table(columns)
 
 
