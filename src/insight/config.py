@@ -247,6 +247,13 @@ class TablePlanSettings(BaseModel):
     max_rows: int = Field(default=1_000_000, ge=1, description="rows a plan may run on")
     timeout_s: float = Field(default=5.0, gt=0.0, description="execution time limit of one plan")
     sample_values: int = Field(default=3, ge=0, le=10, description="example values per column shown to the planner")
+    # rules by default: on the held-out DABench half the local 0.5B model (hybrid) answered no question the
+    # rules could not, turned refusals into wrong answers and took 17-76 s a call (docs/table-questions.md)
+    planner: Literal["rules", "hybrid", "model"] = Field(
+        default="rules",
+        description="rules: plans from the question's @name[...] format only, else refuses; hybrid: the model "
+        "fills what the rules cannot place, choosing among the table's columns; model: the model plans",
+    )
 
 
 class TrackingSettings(BaseModel):

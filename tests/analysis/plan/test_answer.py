@@ -173,8 +173,18 @@ def test_builder_shares_the_callers_slot(prompts: PromptRegistry, tmp_path: Any)
     settings = Settings(llm=LLMSettings(provider="none"), prompts_dir=prompts.root)
     assert build_table_questions(settings).mode == "rules"
     slot = LLMSlot(LLMSettings(provider="local"))
-    questions = build_table_questions(settings, prompts=prompts, llm=slot)
+    questions = build_table_questions(settings, prompts=prompts, llm=slot, mode="hybrid")
     assert questions.llm is slot and questions.mode == "hybrid"
+
+
+def test_the_default_planner_is_rules_and_asks_no_model(prompts: PromptRegistry) -> None:
+    slot = LLMSlot(LLMSettings(provider="local"))
+    settings = Settings(llm=LLMSettings(provider="local"), prompts_dir=prompts.root)
+    assert settings.table_plan.planner == "rules"
+    plain = build_table_questions(settings, prompts=prompts, llm=slot)
+    assert plain.mode == "rules" and plain.llm is None
+    chosen = Settings(llm=LLMSettings(provider="local"), prompts_dir=prompts.root, table_plan={"planner": "hybrid"})
+    assert build_table_questions(chosen, prompts=prompts, llm=slot).mode == "hybrid"
 
 
 def test_the_full_plan_schema_stays_a_closed_union() -> None:

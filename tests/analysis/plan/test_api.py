@@ -51,8 +51,24 @@ def api(tmp_path: Path) -> Iterator[TestClient]:
             settings, llm=LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
         )
 
-    with TestClient(create_app(make_settings(tmp_path), build=build)) as client:
+    settings = make_settings(tmp_path)
+    hybrid = settings.model_copy(update={"table_plan": settings.table_plan.model_copy(update={"planner": "hybrid"})})
+    with TestClient(create_app(hybrid, build=build)) as client:
         yield client
+
+
+def test_by_default_a_question_the_rules_cannot_plan_is_refused_without_a_model_call(tmp_path: Path) -> None:
+    model = ByPrompt(messages=iter([]))
+
+    def build(settings: Settings) -> Services:
+        return build_with_fakes(
+            settings, llm=LLMSlot(settings.llm, client=LLMClient(model, LLMSettings(provider="local")))
+        )
+
+    with TestClient(create_app(make_settings(tmp_path), build=build)) as client:
+        body = client.post("/api/v1/analyze", json={"data": ROWS, "question": "How many units in total?"}).json()
+    assert body["answer"]["supported"] is False and body["answer"]["refused"] is True
+    assert not [m for m in model.received if any("<question>" in str(x.content) for x in m)]
 
 
 def test_a_question_gets_a_computed_answer_with_its_plan(api: TestClient) -> None:

@@ -167,9 +167,12 @@ def build_table_questions(
     prompts: PromptRegistry | None = None,
     llm: LLMSlot | None = None,
     use_model: bool = True,
-    mode: PlannerMode = "hybrid",
+    mode: PlannerMode | None = None,
 ) -> TableQuestions:
-    """The service from settings; ``prompts`` and ``llm`` share the caller's registry and model slot."""
+    """The service from settings (``mode`` defaults to ``table_plan.planner``); ``prompts`` and ``llm`` share
+    the caller's registry and model slot."""
     registry = prompts if prompts is not None else PromptRegistry(settings.prompts_dir)
+    chosen: PlannerMode = mode if mode is not None else settings.table_plan.planner
+    use_model = use_model and chosen != "rules"
     slot = llm if llm is not None else (LLMSlot(settings.llm, prompts=registry) if use_model else None)
-    return TableQuestions(settings.table_plan, registry, slot if use_model else None, mode=mode)
+    return TableQuestions(settings.table_plan, registry, slot if use_model else None, mode=chosen)
