@@ -213,3 +213,13 @@ async def test_planted_instructions_change_neither_citations_nor_verification(st
         obeying = await answerer(store_rag, span_llm((1, "42")), "generative").answer("planted", question)
         assert obeying.mode == "extractive" and obeying.meta["verified"] is False, question
         assert obeying.citations[0].doc_id == doc_id
+
+
+@pytest.mark.anyio
+async def test_an_answer_from_another_sentence_than_the_chosen_one_is_refused(store_rag: RagService) -> None:
+    """Only the sentence the model chose is cited and checked: a phrase from another offered sentence (which may
+    be a planted one) is not accepted under the chosen sentence's citation."""
+    store_rag.ingest("hbk", [doc(k, v) for k, v in HANDBOOK.items()])
+    question = "How long are raw event logs kept?"
+    answer = await answerer(store_rag, span_llm((1, "seven years")), "generative").answer("hbk", question)
+    assert answer.mode == "extractive" and answer.meta["fallback_reason"] == "not in the cited sentences: seven"
