@@ -146,7 +146,8 @@ def test_ask_scorer_records_the_ask_response(app_with: Any, tmp_path: Path, corp
     again = run(_evaluator(app.services), loaded)  # a re-run: the model outputs are replayed
     assert again.cache_hits > 0 and again.cache_misses == 0
     for record, replayed, case in zip(first.cases, again.cases, CASES, strict=True):
-        body = {"collection": "parity-docs", "question": case["query"], "top_k": 3}
+        # the suite scores rag_answer (the passages mode); the route answers extractively unless asked
+        body = {"collection": "parity-docs", "question": case["query"], "top_k": 3, "answer_mode": "passages"}
         response = app.client.post("/api/v1/ask", json=body)
         assert response.status_code == 200, response.text
         served = response.json()
