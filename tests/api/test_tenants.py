@@ -138,7 +138,8 @@ def test_the_alpha_writer_works_on_alpha(tenants: Tenants) -> None:
     assert client.delete("/api/v1/collections/alpha/documents/alpha-extra", headers=headers).status_code == 200
     assert client.get("/api/v1/collections/alpha", headers=headers).json()["documents"] == 2
     # Past auth, /ask reaches the model, which this app has none of.
-    asked = client.post("/api/v1/ask", json={"collection": "alpha", "question": "Budget?"}, headers=headers)
+    body = {"collection": "alpha", "question": "Budget?", "answer_mode": "passages"}  # the mode that needs a model
+    asked = client.post("/api/v1/ask", json=body, headers=headers)
     assert asked.status_code == 503 and asked.json()["code"] == "llm_not_configured"
     assert client.delete("/api/v1/collections/alpha", headers=headers).status_code == 204
 

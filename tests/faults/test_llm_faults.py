@@ -23,7 +23,7 @@ from tests.conftest import make_settings
 from tests.llm.conftest import BASE_URL, completion
 
 MAX_RETRIES = 2
-ASK = {"collection": "handbook", "question": "How long do refunds take?"}
+ASK = {"collection": "handbook", "question": "How long do refunds take?", "answer_mode": "passages"}  # calls the model
 ANALYZE = {
     "data": [
         {"units": u, "revenue": round(u * 12.5 + (-1) ** i * (i % 7), 1), "customer": f"cust-{i:03d}-private"}
