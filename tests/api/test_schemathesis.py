@@ -45,6 +45,7 @@ TOOL_ARGS: dict[str, Any] = {
     "recommendations": [],
     "passages": [1],
     "answer": "Refunds are paid within 30 days.",
+    "sentence": 1,
 }
 
 
@@ -111,7 +112,8 @@ def _error_has_message(response: Any) -> None:
 def test_the_app_under_test_answers_past_the_model() -> None:
     """So the fuzzing reaches the routes' real work: ask and analyze succeed with this app's fake model."""
     with TestClient(_deferred.target, headers=_admin_key) as client:
-        asked = client.post("/api/v1/ask", json={"collection": "handbook", "question": "How long do refunds take?"})
+        question = {"collection": "handbook", "question": "How long do refunds take?", "answer_mode": "passages"}
+        asked = client.post("/api/v1/ask", json=question)  # the mode that reaches the model
         assert asked.status_code == 200 and asked.json()["citations"][0]["doc_id"] == "refunds", asked.text
         units = [12, 45, 33, 27, 19, 41, 38, 22, 15, 30, 44, 26]
         table = {"data": [{"units": u, "revenue": u * 10.0 + (i % 3)} for i, u in enumerate(units)]}
