@@ -173,6 +173,7 @@ async def test_generative_answer_verified_against_the_chosen_sentence(store_rag:
     wrong = await answerer(store_rag, span_llm((1, "10 per day")), "generative").answer("hbk", question)
     assert wrong.mode == "extractive" and wrong.answer.startswith("Up to 20 manual dashboard refreshes")
     assert wrong.meta["verified"] is False and wrong.meta["fallback_reason"] == "not in the cited sentences: 10"
+    assert wrong.meta["input_tokens"] > 0 and wrong.meta["output_tokens"] > 0  # the model was called
     unoffered = await answerer(store_rag, span_llm((9, "20")), "generative").answer("hbk", question)
     assert unoffered.mode == "extractive" and "not offered" in unoffered.meta["fallback_reason"]
 

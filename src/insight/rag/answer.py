@@ -471,16 +471,19 @@ class Answerer:
             choice = await llm.astructured(messages, SpanAnswer, params)
         except InsightError as exc:
             return self._fell_back(extractive, prompt, started, f"the model call failed: {exc.message}", None)
+        prompt_text = "\n".join(str(m.content) for m in messages)
+        spent = {  # the call happened: its tokens count whichever answer is returned
+            "input_tokens": llm.count_tokens(prompt_text),
+            "output_tokens": llm.count_tokens(choice.model_dump_json()),
+        }
         if not 1 <= choice.sentence <= len(offered):
-            return self._fell_back(
-                extractive, prompt, started, f"the model chose sentence {choice.sentence}, not offered", choice.answer
-            )
+            reason = f"the model chose sentence {choice.sentence}, not offered"
+            return self._fell_back(extractive, prompt, started, reason, choice.answer, spent)
         chosen = offered[choice.sentence - 1]
         text = cleaned(choice.answer)
         check = verify(text, [chosen.sentence.text])
         if not check.ok:
-            return self._fell_back(extractive, prompt, started, check.reason or "not verified", text)
-        prompt_text = "\n".join(str(m.content) for m in messages)
+            return self._fell_back(extractive, prompt, started, check.reason or "not verified", text, spent)
         meta = {
             **self._meta(llm, prompt, started, prompt_text, choice.model_dump_json()),
             "answer_mode": "generative",
@@ -499,10 +502,17 @@ class Answerer:
         )
 
     def _fell_back(
-        self, extractive: Answer, prompt: Prompt, started: float, reason: str, rejected: str | None
+        self,
+        extractive: Answer,
+        prompt: Prompt,
+        started: float,
+        reason: str,
+        rejected: str | None,
+        spent: dict[str, int] | None = None,
     ) -> Answer:
         meta = {
             **extractive.meta,
+            **(spent or {}),
             "requested_mode": "generative",
             "verified": False,
             "fallback_reason": reason,
