@@ -6,7 +6,8 @@ async function loadModel() {
   const info = document.getElementById("model-info");
   try {
     model = await api("/api/v1/model");
-    info.textContent = `${model.name} v${model.version} (${model.estimator}) · classes: ${model.class_labels.join(", ")}`;
+    const kind = model.task === "regression" ? "regression" : `classes: ${model.class_labels.join(", ")}`;
+    info.textContent = `${model.name} v${model.version} (${model.estimator}) · ${kind}`;
     const grid = document.getElementById("features");
     grid.replaceChildren(
       ...model.feature_names.map((name, i) =>
@@ -42,14 +43,19 @@ document.getElementById("predict-form").addEventListener("submit", async (event)
   busy(form, true);
   try {
     const result = await api("/api/v1/predict", { method: "POST", json: { features } });
-    document.getElementById("prediction").textContent =
-      `${result.label} (class ${result.prediction}, confidence ${result.confidence.toFixed(3)})`;
+    document.getElementById("prediction").textContent = describe(result);
   } catch (error) {
     showError(form, error);
   } finally {
     busy(form, false);
   }
 });
+
+// A regression model answers a value; a classifier a class with its label and confidence.
+export function describe(result) {
+  if (result.model?.task === "regression") return `predicted value ${Number(result.prediction).toPrecision(6)}`;
+  return `${result.label} (class ${result.prediction}, confidence ${result.confidence.toFixed(3)})`;
+}
 
 // A small CSV reader for numeric tables: quoted fields allowed, no embedded newlines.
 export function parseCsv(text) {
@@ -98,8 +104,10 @@ document.getElementById("batch-form").addEventListener("submit", async (event) =
   busy(form, true);
   try {
     const result = await api("/api/v1/predict/batch", { method: "POST", json: { instances } });
-    const out = [["row", "label", "prediction", "confidence"]];
-    result.predictions.forEach((p, i) => out.push([i + 1, p.label, p.prediction, p.confidence.toFixed(4)]));
+    const regression = result.model?.task === "regression";
+    const out = [regression ? ["row", "prediction"] : ["row", "label", "prediction", "confidence"]];
+    result.predictions.forEach((p, i) =>
+      out.push(regression ? [i + 1, p.prediction] : [i + 1, p.label, p.prediction, p.confidence.toFixed(4)]));
     document.querySelector("#predictions thead").replaceChildren(el("tr", {}, out[0].map((h) => el("th", { scope: "col", text: h }))));
     document.querySelector("#predictions tbody").replaceChildren(...out.slice(1).map((r) => el("tr", {}, r.map((c) => el("td", { text: c })))));
     const link = document.getElementById("download");
