@@ -33,11 +33,12 @@ from typing import Any
 import yaml
 
 from insight.analysis.parsing import DataLimits, parse_file
-from insight.analysis.plan.executor import PlanExecutionError, execute
+from insight.analysis.plan.executor import execute
 from insight.analysis.plan.language import TablePlan
 from insight.analysis.plan.scoring import question_correct
-from insight.analysis.plan.validation import PlanRejected, check_plan, table_kinds
+from insight.analysis.plan.validation import check_plan, table_kinds
 from insight.config import get_settings
+from insight.errors import PlanExecutionError, PlanRejected
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "eval" / "table_questions" / "reference_plans.yaml"

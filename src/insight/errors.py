@@ -35,6 +35,22 @@ class InvalidInput(InsightError):
         super().__init__(f"{where}: {first.msg}{more}")
 
 
+class PlanRejected(InsightError):
+    """A table plan that cannot run on this table (or at all): the problems, each one line."""
+
+    code = "plan_rejected"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class PlanExecutionError(InsightError):
+    """A valid table plan that could not be computed on this data (too few values, a limit reached)."""
+
+    code = "plan_execution_failed"
+
+
 class PayloadTooLarge(InsightError):
     code = "payload_too_large"
 

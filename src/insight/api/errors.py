@@ -33,6 +33,8 @@ from insight.errors import (
     ModelNotLoaded,
     OutputParseError,
     PayloadTooLarge,
+    PlanExecutionError,
+    PlanRejected,
     PromptNotFound,
     RateLimitExceeded,
     SuiteNotFound,
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: dict[type[InsightError], int] = {
     InvalidInput: 422,
     InvalidDocument: 422,
+    PlanRejected: 422,
+    PlanExecutionError: 422,
     PayloadTooLarge: 413,
     UnsupportedFileType: 415,
     CollectionNotFound: 404,

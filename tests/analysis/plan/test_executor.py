@@ -10,10 +10,11 @@ import pytest
 from pydantic import ValidationError
 from scipy import stats
 
-from insight.analysis.plan.executor import PlanExecutionError, execute, format_value
+from insight.analysis.plan.executor import execute, format_value
 from insight.analysis.plan.language import TablePlan, operations
-from insight.analysis.plan.validation import PlanRejected, check_plan, table_kinds
+from insight.analysis.plan.validation import check_plan, table_kinds
 from insight.config import TablePlanSettings
+from insight.errors import PlanExecutionError, PlanRejected
 
 SETTINGS = TablePlanSettings()
 

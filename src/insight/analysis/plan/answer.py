@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from insight.analysis.plan import language as lang
-from insight.analysis.plan.executor import Execution, PlanExecutionError, execute
+from insight.analysis.plan.executor import Execution, execute
 from insight.analysis.plan.planner import (
     PROMPT,
     ChoicePlanner,
@@ -28,9 +28,9 @@ from insight.analysis.plan.planner import (
     describe_columns,
 )
 from insight.analysis.plan.result import NamedValue, Planner, TableAnswer
-from insight.analysis.plan.validation import PlanRejected, check_plan, table_kinds
+from insight.analysis.plan.validation import check_plan, table_kinds
 from insight.config import Settings, TablePlanSettings
-from insight.errors import InsightError
+from insight.errors import InsightError, PlanExecutionError, PlanRejected
 from insight.llm.slot import LLMSlot
 from insight.prompts import PromptRegistry
 

@@ -17,15 +17,9 @@ from scipy import stats
 
 from insight.analysis.plan import language as lang
 from insight.config import TablePlanSettings as PlanSettings
-from insight.errors import InsightError
+from insight.errors import PlanExecutionError
 
 Value = float | int | str | bool | None
-
-
-class PlanExecutionError(InsightError):
-    """The plan was valid but could not be computed on this data (too few values, a limit reached)."""
-
-    code = "plan_execution_failed"
 
 
 @dataclass

@@ -15,7 +15,8 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, Field, create_model
 
 from insight.analysis.plan import language as lang
-from insight.analysis.plan.validation import Kind, PlanRejected, check_plan
+from insight.analysis.plan.validation import Kind, check_plan
+from insight.errors import PlanRejected
 from insight.llm.protocols import ChatClient
 from insight.prompts import Prompt
 

@@ -13,21 +13,11 @@ from typing import Any, Literal
 import pandas as pd
 
 from insight.analysis.plan import language as lang
-from insight.errors import InsightError
+from insight.errors import PlanRejected
 
 Kind = Literal["number", "bool", "datetime", "text"]
 _NUMERIC_FNS = {"sum", "mean", "median", "std", "var", "range", "quantile", "skew", "kurtosis"}
 _ORDERED_FNS = {"min", "max"}
-
-
-class PlanRejected(InsightError):
-    """A plan that cannot run on this table (or at all): the problems, each one line."""
-
-    code = "plan_rejected"
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
 
 
 def column_kind(series: pd.Series[Any]) -> Kind:
