@@ -17,13 +17,11 @@ from fastapi import APIRouter, Request, Response
 from insight.api.body import read_json_object, required_field
 from insight.api.deps import AUTH_RESPONSES, PredictCaller, PredictorDep, ServedPredictor
 from insight.api.schemas.predict import (
+    BatchPredictAnswer,
     BatchPredictRequest,
-    BatchPredictResponse,
-    BatchRegressionPredictResponse,
     ModelInfo,
+    PredictAnswer,
     PredictRequest,
-    PredictResponse,
-    RegressionPredictResponse,
     request_body,
 )
 from insight.predictor.data import FloatMatrix
@@ -62,7 +60,7 @@ async def _predict(predictor: Predictor, matrix: FloatMatrix) -> Predictions:
 
 @router.post(
     "/predict",
-    response_model=PredictResponse | RegressionPredictResponse,
+    response_model=PredictAnswer,
     responses=_ERRORS,
     openapi_extra=request_body(PredictRequest) | _SECURITY,
     summary="Predict one instance",
@@ -92,7 +90,7 @@ def _model_ref(predictor: Predictor) -> dict[str, str]:
 
 @router.post(
     "/predict/batch",
-    response_model=BatchPredictResponse | BatchRegressionPredictResponse,
+    response_model=BatchPredictAnswer,
     responses=_ERRORS,
     openapi_extra=request_body(BatchPredictRequest) | _SECURITY,
     summary="Predict many instances in one vectorised call",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 # Two real rows of the training data (rows 0 and 19: one malignant, one benign).
 EXAMPLE_MALIGNANT: list[Any] = [
@@ -107,6 +107,29 @@ class BatchRegressionPredictResponse(BaseModel):
     )
     predictions: list[RegressionPrediction]
     model: ModelRef
+
+
+def _examples(*models: type[BaseModel]) -> list[Any]:
+    """The examples the models document, in order (each model's ``json_schema_extra``)."""
+    out: list[Any] = []
+    for model in models:
+        extra: Any = model.model_config.get("json_schema_extra") or {}
+        out.extend(extra.get("examples", []))
+    return out
+
+
+class PredictAnswer(RootModel[PredictResponse | RegressionPredictResponse]):
+    """What /predict answers: a class with its label and confidence, or a regressor's value (``model.task``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": _examples(PredictResponse, RegressionPredictResponse)})
+
+
+class BatchPredictAnswer(RootModel[BatchPredictResponse | BatchRegressionPredictResponse]):
+    """What /predict/batch answers, by ``model.task`` as for /predict."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _examples(BatchPredictResponse, BatchRegressionPredictResponse)}
+    )
 
 
 class ModelInfo(BaseModel):
