@@ -187,8 +187,14 @@ def _bigrams(tokens: Sequence[str]) -> set[tuple[str, str]]:
     return set(zip(tokens, tokens[1:], strict=False))
 
 
+_HEADING = re.compile(r"#{1,6}\s")
+
+
 def candidate_sentences(hits: Sequence[SearchHit], passages: int) -> list[tuple[int, Sentence]]:
-    return [(p, s) for p, hit in enumerate(hits[:passages]) for s in split_sentences(hit.text)]
+    """The sentences of the top passages; a Markdown heading names a section and answers nothing."""
+    return [
+        (p, s) for p, hit in enumerate(hits[:passages]) for s in split_sentences(hit.text) if not _HEADING.match(s.text)
+    ]
 
 
 def sentence_features(
