@@ -83,6 +83,17 @@ def _start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def _finished(pid: int) -> bool:
+    """Whether every thread of ``pid`` is gone. A killed leader turns zombie at once while its other threads
+    may still be exiting (holding the listening socket): ``alive`` is then already false."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return fields.get("State", "").strip().startswith("Z") and int(fields.get("Threads", "1").strip() or 1) <= 1
+
+
 @dataclass
 class Tracked:
     pid: int
@@ -449,7 +460,7 @@ def kill(state: State, name: str) -> None:
         raise StackError(f"{name} is not running")
     _signal_group(tracked, signal.SIGKILL)
     deadline = time.monotonic() + 10.0
-    while tracked.alive() and time.monotonic() < deadline:
+    while (tracked.alive() or not _finished(tracked.pid)) and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(tracked.pid, os.WNOHANG)
         time.sleep(0.05)
