@@ -51,6 +51,23 @@ def test_the_answer_and_its_plan_are_shown_next_to_the_analysis(page: Any) -> No
     expect(page.locator("#answer-meta")).to_contain_text("planned by rules")
     screenshot(page, "analyze-answer")
 
+    # the plan is editable: the edited plan runs on the same table, planned by the user
+    page.locator("#plan-editor summary").click()
+    editor = page.get_by_label("Plan (JSON: the operations of the plan language)")
+    edited = editor.input_value().replace('"fn": "mean"', '"fn": "min"').replace('"mean_units"', '"min_units"')
+    editor.fill(edited)
+    page.get_by_role("button", name="Run this plan").click()
+    expect(page.locator("#answer-sentence")).to_have_text(
+        "Computed from the table: min units is 10.00; max revenue is 489.50."
+    )
+    expect(page.locator("#answer-meta")).to_contain_text("planned by user")
+    editor.fill(edited.replace('"fn": "min"', '"fn": "mode_of_everything"'))
+    page.get_by_role("button", name="Run this plan").click()
+    expect(page.locator("#plan-error")).to_contain_text("steps.0")
+    editor.fill("{not json")
+    page.get_by_role("button", name="Run this plan").click()
+    expect(page.locator("#plan-error")).to_contain_text("Not valid JSON")
+
     page.get_by_label("Question (optional)").fill("Why did revenue grow?")
     page.get_by_role("button", name="Analyze").click()
     expect(page.locator("#answer-sentence")).to_contain_text("Not answered by computation")

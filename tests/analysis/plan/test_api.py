@@ -102,3 +102,42 @@ def test_stream_sends_the_answer_before_the_narration(api: TestClient) -> None:
     assert events == ["insights", "answer", "narration", "done"]
     answer_data = text.split("event: answer\ndata: ")[1].split("\n")[0]
     assert json.loads(answer_data)["values"][0]["text"] == "390"
+
+
+def _posted_plan(column: str = "units", fn: str = "max") -> dict[str, Any]:
+    return {"steps": [{"name": f"{fn}_{column}", "op": "aggregate", "column": column, "fn": fn, "round": 1}]}
+
+
+def test_a_posted_plan_is_run_as_given_without_a_question_or_a_model_call(api: TestClient) -> None:
+    body = api.post("/api/v1/analyze", json={"data": ROWS, "plan": _posted_plan(), "narrate": False}).json()
+    answer = body["answer"]
+    assert answer["supported"] and answer["planner"] == "user" and answer["model"] is None
+    assert [(v["name"], v["value"]) for v in answer["values"]] == [("max_units", 29)]
+    assert answer["sentence"] == "Computed from the table: max units is 29.0."
+    assert answer["steps"] == ["max_units = aggregate(column='units', fn='max', round=1)"]
+
+
+def test_a_posted_plan_on_a_column_the_table_lacks_is_not_run_and_says_why(api: TestClient) -> None:
+    answer = api.post("/api/v1/analyze", json={"data": ROWS, "plan": _posted_plan("price")}).json()["answer"]
+    assert answer["supported"] is False and answer["planner"] == "user" and not answer["values"]
+    assert "price" in answer["reason"]
+
+
+def test_a_posted_plan_outside_the_language_is_a_422_naming_the_field(api: TestClient) -> None:
+    plan = {"steps": [{"name": "x", "op": "python", "code": "__import__('os').system('id')"}]}
+    response = api.post("/api/v1/analyze", json={"data": ROWS, "plan": plan})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:3] == ["body", "plan", "steps"]
+    bad_json = api.post("/api/v1/analyze", files={"file": ("t.csv", b"units\n1\n2\n3\n")}, data={"plan": "{steps"})
+    assert bad_json.status_code == 422 and "not valid JSON" in bad_json.json()["detail"][0]["msg"]
+
+
+def test_a_plan_posted_with_an_uploaded_file_is_run(api: TestClient) -> None:
+    csv = "units,revenue\n" + "".join(f"{r['units']},{r['revenue']}\n" for r in ROWS)
+    response = api.post(
+        "/api/v1/analyze",
+        files={"file": ("t.csv", csv.encode())},
+        data={"plan": json.dumps(_posted_plan(fn="sum")), "narrate": "false"},
+    )
+    answer = response.json()["answer"]
+    assert answer["supported"] and answer["values"][0]["value"] == sum(r["units"] for r in ROWS)

@@ -122,21 +122,27 @@ class TableQuestions:
                     reason="no planner understood the question (the rule planner needs @name[...] answers it "
                     "recognises, and no language model was asked)",
                 )
+        except PlanRejected as exc:
+            return self._failed(base, exc, plan, planner)
+        except InsightError as exc:
+            return TableAnswer(**base, supported=False, reason=f"{type(exc).__name__}: {exc.message}", planner=planner)
+        return await self._execute(base, plan, planner, frame, kinds)
+
+    async def run(self, frame: pd.DataFrame, plan: lang.TablePlan, question: str = "") -> TableAnswer:
+        """A plan given by the caller (edited in the workbench, written by hand): checked and run as given."""
+        base = {"question": question.strip()[:MAX_QUESTION_CHARS]}
+        return await self._execute(base, plan, "user", frame, table_kinds(frame))
+
+    async def _execute(
+        self, base: dict[str, Any], plan: lang.TablePlan, planner: Planner, frame: pd.DataFrame, kinds: dict[str, Any]
+    ) -> TableAnswer:
+        try:
             checked = check_plan(plan, kinds)
             started = time.perf_counter()
             result = await anyio.to_thread.run_sync(self._run, checked, frame)
             total_ms = round((time.perf_counter() - started) * 1000.0, 2)
         except PlanRejected as exc:
-            refused = plan is not None and not plan.supported
-            return TableAnswer(
-                **base,
-                supported=False,
-                refused=refused,
-                reason=exc.message if refused else f"the plan does not fit the table: {exc.message}",
-                plan=plan,
-                planner=planner,
-                model=self.model_name if planner != "rules" else None,
-            )
+            return self._failed(base, exc, plan, planner)
         except (PlanExecutionError, InsightError) as exc:
             return TableAnswer(
                 **base,
@@ -144,7 +150,7 @@ class TableQuestions:
                 reason=f"{type(exc).__name__}: {exc.message}",
                 plan=plan,
                 planner=planner,
-                model=self.model_name if planner != "rules" else None,
+                model=self.model_name if planner in ("model", "rules+model") else None,
             )
         texts = result.formatted()
         values = [NamedValue(name=k, value=v, text=texts[k]) for k, v in result.values.items()]
@@ -157,7 +163,21 @@ class TableQuestions:
             steps=[describe_step(step) for step in checked.steps],
             execution_ms=min(result.execution_ms, total_ms),
             planner=planner,
-            model=self.model_name if planner != "rules" else None,
+            model=self.model_name if planner in ("model", "rules+model") else None,
+        )
+
+    def _failed(
+        self, base: dict[str, Any], exc: PlanRejected, plan: lang.TablePlan | None, planner: Planner
+    ) -> TableAnswer:
+        refused = plan is not None and not plan.supported
+        return TableAnswer(
+            **base,
+            supported=False,
+            refused=refused,
+            reason=exc.message if refused else f"the plan does not fit the table: {exc.message}",
+            plan=plan,
+            planner=planner,
+            model=self.model_name if planner in ("model", "rules+model") else None,
         )
 
 

@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 
 from insight.analysis.plan import language as lang
 
-Planner = Literal["rules", "model", "rules+model"]
+Planner = Literal["rules", "model", "rules+model", "user"]
+"""``user``: a plan posted with the request (edited in the workbench or written by hand), run as given."""
 
 
 class NamedValue(BaseModel):

@@ -3,7 +3,8 @@
 The insight engine answers first (computed, tested, ranked); the narration follows. ``narrate=false``
 returns the engine's result with the template narration at once; ``stream=true`` sends the insights as
 the first server-sent event, then the narration, then ``done``. A ``question`` is also answered by
-computation (``answer``: a typed plan executed on the table; an ``answer`` event when streaming).
+computation (``answer``: a typed plan executed on the table; an ``answer`` event when streaming); a posted
+``plan`` (an earlier answer's, edited) is run as given instead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from insight.analysis import (
@@ -33,6 +34,7 @@ from insight.analysis import (
     parse_records,
 )
 from insight.analysis.cache import profile_key
+from insight.analysis.plan.language import TablePlan
 from insight.analysis.plan.result import TableAnswer
 from insight.api.body import read_json_object, validated
 from insight.api.deps import AUTH_RESPONSES, AnalyzeCaller, ServicesDep
@@ -76,6 +78,11 @@ class AnalyzeRequest(BaseModel):
         default=True, description="false: the computed insights with the template narration, no model call"
     )
     stream: bool = Field(default=False, description="server-sent events: insights first, then the narration, then done")
+    plan: dict[str, Any] | None = Field(
+        default=None,
+        description="a table plan (the `answer.plan` of an earlier response, edited or written by hand) to run "
+        "as given instead of planning the question: `answer.planner` is then `user`",
+    )
 
 
 def _request_body() -> dict[str, Any]:
@@ -97,6 +104,7 @@ def _request_body() -> dict[str, Any]:
                             "allow_sampling": {"type": "boolean"},
                             "narrate": {"type": "boolean"},
                             "stream": {"type": "boolean"},
+                            "plan": {"type": "string", "description": "a table plan as JSON, run as given"},
                         },
                     }
                 },
@@ -122,8 +130,10 @@ class _Posted:
         *,
         narrate: bool = True,
         stream: bool = False,
+        plan: TablePlan | None = None,
     ) -> None:
         self.parse = parse
+        self.plan = plan
         self.identity = identity
         self.question = question if isinstance(question, str) else None
         self.domain = domain if isinstance(domain, str) else None
@@ -151,7 +161,22 @@ async def _parse_json(request: Request, services: ServicesDep) -> _Posted:
         body.domain,
         narrate=body.narrate,
         stream=body.stream,
+        plan=_plan(body.plan, ("body", "plan")),
     )
+
+
+def _plan(posted: Any, where: tuple[str, ...]) -> TablePlan | None:
+    """A posted plan, checked against the plan language (422 naming the step and field when it does not fit)."""
+    if posted is None or posted == "":
+        return None
+    try:
+        raw = orjson.loads(posted) if isinstance(posted, str | bytes) else posted
+        return TablePlan.model_validate(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput([FieldProblem(where, f"not valid JSON: {exc}", "json_invalid")]) from None
+    except ValidationError as exc:
+        problems = [FieldProblem((*where, *e["loc"]), e["msg"], e["type"]) for e in exc.errors()[:20]]
+        raise InvalidInput(problems) from None
 
 
 def _records_bytes(records: list[Any]) -> bytes:
@@ -174,9 +199,12 @@ async def _parse_upload(request: Request, services: ServicesDep) -> _Posted:
         sampling = _flag(form.get("allow_sampling"), False)
         narrate = _flag(form.get("narrate"), True)
         stream = _flag(form.get("stream"), False)
+        plan = _plan(form.get("plan"), ("body", "plan"))
         name = upload.filename or "upload.csv"
     parse = functools.partial(parse_file, name, content, limits=limits, allow_sampling=sampling)
-    return _Posted(parse, ["file", name, content, str(sampling)], question, domain, narrate=narrate, stream=stream)
+    return _Posted(
+        parse, ["file", name, content, str(sampling)], question, domain, narrate=narrate, stream=stream, plan=plan
+    )
 
 
 def _flag(value: object, default: bool) -> bool:
@@ -226,8 +254,11 @@ async def _prepared(posted: _Posted, analyzer: Analyzer, services: ServicesDep) 
 
 
 async def _answer(posted: _Posted, computed: Computed, services: ServicesDep) -> TableAnswer:
-    """The question answered by a typed plan executed on the table (rules only when narrate=false)."""
+    """The question answered by a typed plan executed on the table (rules only when narrate=false); a posted
+    plan is run as given."""
     question = posted.question or ""
+    if posted.plan is not None:
+        return await services.table_questions.run(computed.parsed.frame, posted.plan, question)
     return await services.table_questions.answer(computed.parsed.frame, question, use_model=posted.narrate)
 
 
@@ -257,7 +288,7 @@ async def analyze(_caller: AnalyzeCaller, request: Request, services: ServicesDe
     computed = await _prepared(posted, analyzer, services)
     if not posted.stream:
         response = await analyzer.narrate(computed, posted.question, posted.domain, narrate=posted.narrate)
-        if posted.question:
+        if posted.question or posted.plan is not None:
             answer = await _answer(posted, computed, services)
             response = response.model_copy(update={"answer": answer})
         return Response(response.model_dump_json(), media_type="application/json")
@@ -280,7 +311,7 @@ async def analyze(_caller: AnalyzeCaller, request: Request, services: ServicesDe
                 },
             },
         )
-        if posted.question:
+        if posted.question or posted.plan is not None:
             answer = await _answer(posted, computed, services)
             yield _sse("answer", answer.model_dump(mode="json"))
         try:

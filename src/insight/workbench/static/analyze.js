@@ -1,4 +1,4 @@
-import { ApiError, authHeaders, busy, clearErrors, el, explain, showError } from "./common.js";
+import { ApiError, api, authHeaders, busy, clearErrors, el, explain, showError } from "./common.js";
 
 const form = document.getElementById("analyze-form");
 
@@ -477,6 +477,8 @@ function renderAnswer(answer) {
   if (answer.planner) parts.push(`planned by ${answer.planner}${answer.model ? ` (${answer.model})` : ""}`);
   if (answer.execution_ms !== null && answer.execution_ms !== undefined) parts.push(`executed in ${answer.execution_ms} ms`);
   document.getElementById("answer-meta").textContent = parts.join(" · ");
+  document.getElementById("plan-json").value = answer.plan ? JSON.stringify(answer.plan, null, 2) : "";
+  document.getElementById("plan-error").textContent = "";
   box.hidden = false;
   document.getElementById("analysis").hidden = false;
 }
@@ -612,6 +614,7 @@ form.addEventListener("submit", async (event) => {
     document.getElementById("table").setAttribute("aria-invalid", "true");
     return;
   }
+  lastTable = request;
   busy(form, true);
   try {
     await analyze(request);
@@ -621,6 +624,46 @@ form.addEventListener("submit", async (event) => {
     else form.querySelector(".form-error").textContent = `The analysis failed: ${error.message}`;
   } finally {
     busy(form, false);
+  }
+});
+
+// ---- an edited plan, run on the same table (no planning, no narration): the answer alone is redrawn --------------
+let lastTable = null;
+
+function withPlan(request, plan) {
+  if (request.form) {
+    const data = new FormData();
+    for (const [name, value] of request.form.entries()) {
+      if (!["plan", "narrate", "stream"].includes(name)) data.append(name, value);
+    }
+    data.append("plan", JSON.stringify(plan));
+    data.append("narrate", "false");
+    return { form: data };
+  }
+  return { json: { ...request.json, plan, narrate: false, stream: false } };
+}
+
+document.getElementById("rerun-plan").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  const error = document.getElementById("plan-error");
+  error.textContent = "";
+  let plan;
+  try {
+    plan = JSON.parse(document.getElementById("plan-json").value);
+  } catch (problem) {
+    error.textContent = `Not valid JSON: ${problem.message}`;
+    return;
+  }
+  if (!lastTable) return;
+  button.disabled = true;
+  try {
+    const response = await api("/api/v1/analyze", { method: "POST", ...withPlan(lastTable, plan) });
+    renderAnswer(response.answer);
+  } catch (problem) {
+    const first = problem.body?.detail?.[0];
+    error.textContent = first?.loc ? `${first.loc.slice(2).join(".") || "plan"}: ${first.msg}` : explain(problem);
+  } finally {
+    button.disabled = false;
   }
 });
 
