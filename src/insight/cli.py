@@ -14,17 +14,26 @@ from insight.bulk.cli import AddressOption, EngineOption, engine_settings, inges
 from insight.config import Settings
 from insight.console import console, err_console, fail, load_settings
 from insight.errors import InsightError
-from insight.evaluation.cli import eval_app
+from insight.evaluation.cli import EXECUTORS, eval_app
 
 if TYPE_CHECKING:
     from insight.analysis.insights import InsightReport
+    from insight.evaluation.runner import CaseExecutor
     from insight.rag.service import RagService
+
+
+def _ray_case_executor(settings: Settings, cache_root: Path | None) -> CaseExecutor:
+    from insight.bulk.evaluate import RayCaseExecutor  # Ray and the runner load only when asked for
+
+    return RayCaseExecutor(settings, cache_root)
+
 
 app = typer.Typer(
     name="insight",
     help="Insight: analysis, search, evaluation runs and prediction — offline by default.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"obj": {EXECUTORS: {"ray": _ray_case_executor}}},
 )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +15,15 @@ from insight.errors import InsightError
 from insight.evaluation.runner import RunResult
 from insight.evaluation.stats import MetricSummary, direction
 
+if TYPE_CHECKING:
+    from insight.config import Settings
+    from insight.evaluation.runner import CaseExecutor
+
+ExecutorFactory = Callable[["Settings", "Path | None"], "CaseExecutor"]
+EXECUTORS = "eval_executors"
+"""Key in the command context's ``obj``: engine name → executor factory, given by the application that
+mounts ``eval_app`` (the evaluation layer does not import the engines that run cases elsewhere)."""
+
 eval_app = typer.Typer(
     help="Prompt evaluation runs: suites with targets fixed in the file, tracked in MLflow.", no_args_is_help=True
 )
@@ -21,6 +31,20 @@ eval_app = typer.Typer(
 EXIT_MISSED = 1
 EXIT_ERROR = 2
 TABLE_WIDTH = 130  # the table stays readable in CI logs, where the console is 80 columns
+
+
+def _executor(ctx: typer.Context, engine: str, settings: Settings, cache_root: Path | None) -> CaseExecutor | None:
+    """None for ``local``; else the mounting application's executor for ``engine``."""
+    if engine == "local":
+        return None
+    obj: Any = ctx.obj
+    factories: Mapping[str, ExecutorFactory] = obj.get(EXECUTORS, {}) if isinstance(obj, dict) else {}
+    if engine not in factories:
+        from insight.errors import ConfigError
+
+        known = ", ".join(["local", *sorted(factories)])
+        raise ConfigError(f"engine must be one of {known}, got {engine!r}")
+    return factories[engine](settings, cache_root)
 
 
 def _fail(exc: InsightError) -> typer.Exit:
@@ -65,6 +89,7 @@ def results_table(result: RunResult) -> Table:
 
 @eval_app.command("run")
 def run(
+    ctx: typer.Context,
     suite: Annotated[str, typer.Argument(help="suite name (eval/suites/<name>.yaml) or a path to a suite file")],
     prompt_version: Annotated[
         list[int] | None, typer.Option("--prompt-version", "-p", help="prompt version(s) to run (default: the suite's)")
@@ -81,6 +106,13 @@ def run(
             help="record (and promote) even when the dataset's hash differs from the suite's last tracked run",
         ),
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option("--engine", help="local: in this process; ray: the cases on Ray actors"),
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="join this Ray cluster (default: INSIGHT_RAY__ADDRESS, else local)")
+    ] = None,
 ) -> None:
     """Run a suite: a table per prompt version; exit code 1 when any target is missed."""
     import anyio
@@ -96,7 +128,11 @@ def run(
     try:
         loaded = find_suite(suite, settings.evaluation.suites_dir)
         prompts = PromptRegistry(settings.prompts_dir)
-        evaluator = Evaluator(settings, prompts, cache=OutputCache(settings.evaluation.cache_dir if cache else None))
+        cache_root = settings.evaluation.cache_dir if cache else None
+        if address:
+            settings = settings.model_copy(update={"ray": settings.ray.model_copy(update={"address": address})})
+        executor = _executor(ctx, engine, settings, cache_root)
+        evaluator = Evaluator(settings, prompts, cache=OutputCache(cache_root), executor=executor)
         columns = (
             TextColumn(f"[bold]{loaded.suite.name}[/bold]"),
             BarColumn(),

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -143,6 +143,22 @@ def _messages_key(messages: list[BaseMessage]) -> list[list[str]]:
     return [[message.type, str(message.content)] for message in messages]
 
 
+@dataclass(frozen=True)
+class CaseJob:
+    """The cases of one suite and prompt version, for an executor that scores them elsewhere (Ray actors)."""
+
+    suite: Suite
+    prompt: Prompt | None
+    cases: list[dict[str, Any]]
+    repeats: int
+
+
+class CaseExecutor(Protocol):
+    """Scores a job's cases (× repeats) and returns their records in the job's order: index ``i * repeats + r``."""
+
+    async def __call__(self, job: CaseJob, step: Callable[[], None]) -> list[CaseRecord]: ...
+
+
 class Evaluator:
     """Runs suites with injected parts: tests pass fakes, the CLI and the API pass the real services.
 
@@ -159,8 +175,10 @@ class Evaluator:
         rag_factory: Callable[[], RagService] | None = None,
         predictor: PredictorFactory | None = None,
         cache: OutputCache | None = None,
+        executor: CaseExecutor | None = None,
     ) -> None:
         self.settings = settings
+        self.executor = executor
         self.prompts = prompts
         self._llm_factory = llm_factory
         self._rag_factory = rag_factory
@@ -260,8 +278,10 @@ class Evaluator:
         for prompt in chosen:
             started = time.perf_counter()
             hits, misses = self.cache.hits, self.cache.misses
-            score = self._scorer(suite, prompt, llm, rag)
-            records = await self._run_cases(suite, cases, score, step)
+            if self.executor is not None:
+                records = await self.executor(CaseJob(suite, prompt, cases, suite.repeats), step)
+            else:
+                records = await self._run_cases(suite, cases, self._scorer(suite, prompt, llm, rag), step)
             # ranx (numba: seconds to load, tens of seconds to compile the first time) and the bootstrap:
             # a worker thread
             result = await anyio.to_thread.run_sync(self._result, loaded, suite, dataset, prompt, llm, records)
@@ -290,6 +310,13 @@ class Evaluator:
                 for repeat in range(suite.repeats):
                     group.start_soon(one, i * suite.repeats + repeat, case, repeat)
         return [record for record in records if record is not None]
+
+    def scorer_for(self, job: CaseJob) -> Callable[[dict[str, Any], int], Awaitable[CaseRecord]]:
+        """The scorer of a job's suite and prompt, on this evaluator's own services (an executor's worker)."""
+        suite = job.suite
+        rag = self._rag() if suite.kind in ("retrieval", "ask") else None
+        llm = self._llm(suite) if suite.kind in ("analysis", "ask") else None
+        return self._scorer(suite, job.prompt, llm, rag)
 
     def _scorer(
         self, suite: Suite, prompt: Prompt | None, llm: LLMClient | None, rag: RagService | None
