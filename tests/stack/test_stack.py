@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -245,7 +246,7 @@ def test_stop_ends_every_process_and_frees_every_port(stack: Stack) -> None:
     stack.run("stop", timeout=300)
     for name, pid in pids.items():
         try:
-            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
         assert state == "Z", f"{name} (pid {pid}) still runs"
