@@ -93,7 +93,11 @@ def _tokens(text: str) -> list[str]:
 
 def token_f1(prediction: str, reference: str) -> float:
     """SQuAD-style token F1 (lower case, no punctuation or articles)."""
-    predicted, expected = _tokens(prediction), _tokens(reference)
+    return overlap_f1(_tokens(prediction), _tokens(reference))
+
+
+def overlap_f1(predicted: list[str], expected: list[str]) -> float:
+    """F1 of the tokens two texts share (as multisets); 1 when both are empty."""
     if not predicted or not expected:
         return float(predicted == expected)
     common = sum((Counter(predicted) & Counter(expected)).values())

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections import Counter
+
+from insight.evaluation.metrics import overlap_f1
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = frozenset(string.punctuation)
@@ -21,11 +22,4 @@ def exact_match(prediction: str, reference: str) -> float:
 
 
 def squad_f1(prediction: str, reference: str) -> float:
-    predicted, expected = normalise_answer(prediction).split(), normalise_answer(reference).split()
-    if not predicted or not expected:
-        return float(predicted == expected)
-    common = sum((Counter(predicted) & Counter(expected)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(expected)
-    return 2 * precision * recall / (precision + recall)
+    return overlap_f1(normalise_answer(prediction).split(), normalise_answer(reference).split())
