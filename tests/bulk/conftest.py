@@ -8,6 +8,9 @@ from types import ModuleType
 
 import pytest
 
+from insight.config import VectorStoreSettings
+from tests.faults.chroma import ChromaServer
+
 RAY_CPUS = 2
 
 
@@ -22,3 +25,14 @@ def ray_cluster() -> Iterator[ModuleType]:
     context.execution_no_progress_timeout_s = 120.0  # a stuck job fails the test instead of hanging CI
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def chroma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VectorStoreSettings]:
+    """A Chroma server for one test module (Ray's workers cannot share the embedded store's file)."""
+    try:
+        server = ChromaServer(tmp_path_factory.mktemp("chroma-ray")).start()
+    except RuntimeError as exc:
+        pytest.skip(f"server Chroma: {exc}")
+    yield server.settings
+    server.kill()

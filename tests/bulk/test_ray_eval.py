@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,21 +19,10 @@ from insight.evaluation.runner import CaseRecord, Evaluator, RunResult
 from insight.evaluation.suites import find_suite
 from insight.prompts import PromptRegistry
 from tests.conftest import REPO_ROOT, make_settings
-from tests.faults.chroma import ChromaServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")
 SUITES = REPO_ROOT / "eval" / "suites"
 CASES = 8
-
-
-@pytest.fixture(scope="module")
-def chroma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VectorStoreSettings]:
-    try:
-        server = ChromaServer(tmp_path_factory.mktemp("chroma-eval")).start()
-    except RuntimeError as exc:
-        pytest.skip(f"server Chroma: {exc}")
-    yield server.settings
-    server.kill()
 
 
 def run_suite(settings: Settings, executor: RayCaseExecutor | None) -> RunResult:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -19,7 +18,6 @@ from insight.rag.factory import build_rag_service
 from insight.rag.ingest import SourceDocument
 from insight.rag.store import ChromaStore, build_chroma_client
 from tests.conftest import make_settings
-from tests.faults.chroma import ChromaServer
 from tests.rag.fakes import doc
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")  # Ray's own deprecations
@@ -33,16 +31,6 @@ def corpus(n: int, seed: int = 0) -> list[SourceDocument]:
         doc(f"d{i:03d}", " ".join(rng.choice(WORDS, size=int(rng.integers(40, 400)))), title=f"Title {i}")
         for i in range(n)
     ]
-
-
-@pytest.fixture(scope="module")
-def chroma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VectorStoreSettings]:
-    try:
-        server = ChromaServer(tmp_path_factory.mktemp("chroma-ray")).start()
-    except RuntimeError as exc:
-        pytest.skip(f"server Chroma: {exc}")
-    yield server.settings
-    server.kill()
 
 
 def server_settings(root: Path, chroma: VectorStoreSettings) -> Settings:
