@@ -362,21 +362,16 @@ def analyze(
     """Computed, tested, ranked insights of a table, printed at once; then the narration."""
     import asyncio
 
-    from insight.analysis import DataLimits, build_analyzer, parse_file
+    from insight.analysis import DataLimits, build_analyzer
+    from insight.analysis.parsing import parse_path
     from insight.llm.slot import LLMSlot
     from insight.prompts import PromptRegistry
 
     settings = load_settings()
-    limits = settings.analysis
     try:
-        parsed = parse_file(
-            path.name,
-            path.read_bytes(),
-            limits=DataLimits(max_rows=limits.max_rows, max_bytes=limits.max_bytes, max_columns=limits.max_columns),
-            allow_sampling=allow_sampling,
-        )
+        parsed = parse_path(path, limits=DataLimits.of(settings.analysis), allow_sampling=allow_sampling)
         prompts = PromptRegistry(settings.prompts_dir)
-        analyzer = build_analyzer(limits, prompts, LLMSlot(settings.llm, prompts=prompts))
+        analyzer = build_analyzer(settings.analysis, prompts, LLMSlot(settings.llm, prompts=prompts))
         computed = analyzer.compute(parsed, question)
         if not as_json:
             _print_insights(computed.report)

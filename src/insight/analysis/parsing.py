@@ -27,14 +27,17 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePath
-from typing import Any
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from insight.errors import FieldProblem, InvalidDocument, InvalidInput, PayloadTooLarge, UnsupportedFileType
 from insight.reader import ParquetTable, decode_text, load_json, load_jsonl, read_excel, sniff_delimiter
+
+if TYPE_CHECKING:
+    from insight.config import AnalysisSettings
 
 SAMPLE_SEED = 20_240_101
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".xlsx")
@@ -70,6 +73,10 @@ class DataLimits:
     max_rows: int = 100_000
     max_bytes: int = 10 * 1024 * 1024
     max_columns: int = 200
+
+    @classmethod
+    def of(cls, settings: AnalysisSettings) -> DataLimits:
+        return cls(max_rows=settings.max_rows, max_bytes=settings.max_bytes, max_columns=settings.max_columns)
 
 
 @dataclass
@@ -136,6 +143,11 @@ def parse_csv_text(
     if size > limits.max_bytes:
         raise PayloadTooLarge(f"the CSV is {size:,} bytes; the limit is {limits.max_bytes:,}")
     return _parse_csv(text, "csv", limits, allow_sampling, loc, sniff_delimiter(text))
+
+
+def parse_path(path: Path, *, limits: DataLimits = DataLimits(), allow_sampling: bool = False) -> ParsedData:
+    """A table file on disk (``parse_file`` on its name and bytes); OSError when it cannot be read."""
+    return parse_file(path.name, path.read_bytes(), limits=limits, allow_sampling=allow_sampling)
 
 
 def parse_file(

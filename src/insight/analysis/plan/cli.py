@@ -19,17 +19,12 @@ def ask_table(
     as_json: Annotated[bool, typer.Option("--json", help="print the whole answer as JSON")] = False,
 ) -> None:
     """Answer a question about a table by computation: the plan, its values and one sentence."""
-    from insight.analysis.parsing import DataLimits, parse_file  # pandas and scipy load only when used
+    from insight.analysis.parsing import DataLimits, parse_path  # pandas and scipy load only when used
     from insight.analysis.plan.answer import build_table_questions
 
     settings = load_settings()
-    limits = settings.analysis
     try:
-        parsed = parse_file(
-            path.name,
-            path.read_bytes(),
-            limits=DataLimits(max_rows=limits.max_rows, max_bytes=limits.max_bytes, max_columns=limits.max_columns),
-        )
+        parsed = parse_path(path, limits=DataLimits.of(settings.analysis))
         service = build_table_questions(settings, use_model=use_model)
         answer = asyncio.run(service.answer(parsed.frame, question, use_model=use_model))
     except OSError as exc:

@@ -114,8 +114,7 @@ def _request_body() -> dict[str, Any]:
 
 
 def _limits(services: ServicesDep) -> DataLimits:
-    a = services.settings.analysis
-    return DataLimits(max_rows=a.max_rows, max_bytes=a.max_bytes, max_columns=a.max_columns)
+    return DataLimits.of(services.settings.analysis)
 
 
 class _Posted:
