@@ -150,7 +150,7 @@ class TableQuestions:
                 reason=f"{type(exc).__name__}: {exc.message}",
                 plan=plan,
                 planner=planner,
-                model=self.model_name if planner in ("model", "rules+model") else None,
+                model=self._model_for(planner),
             )
         texts = result.formatted()
         values = [NamedValue(name=k, value=v, text=texts[k]) for k, v in result.values.items()]
@@ -163,8 +163,12 @@ class TableQuestions:
             steps=[describe_step(step) for step in checked.steps],
             execution_ms=min(result.execution_ms, total_ms),
             planner=planner,
-            model=self.model_name if planner in ("model", "rules+model") else None,
+            model=self._model_for(planner),
         )
+
+    def _model_for(self, planner: Planner) -> str | None:
+        """The model that planned, when one did."""
+        return self.model_name if planner in ("model", "rules+model") else None
 
     def _failed(
         self, base: dict[str, Any], exc: PlanRejected, plan: lang.TablePlan | None, planner: Planner
@@ -177,7 +181,7 @@ class TableQuestions:
             reason=exc.message if refused else f"the plan does not fit the table: {exc.message}",
             plan=plan,
             planner=planner,
-            model=self.model_name if planner in ("model", "rules+model") else None,
+            model=self._model_for(planner),
         )
 
 
