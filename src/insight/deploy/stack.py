@@ -26,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -233,13 +233,20 @@ def _wait_healthy(
         time.sleep(0.25)
 
 
-def _spawn(name: str, service: Service, state: State, cwd: Path) -> Tracked:
+def _argv_and_log(name: str, service: Service, state: State, verb: str) -> tuple[list[str], BinaryIO]:
+    """The service's command with its executable resolved, and its log opened for appending, headed by a
+    line saying when and what was run."""
     assert service.command is not None
-    argv = [_executable(service.command[0]), *service.command[1:]]
     state.log(name).parent.mkdir(parents=True, exist_ok=True)
-    with state.log(name).open("ab") as log:
-        log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start: {' '.join(service.command)}\n".encode())
-        log.flush()
+    log = state.log(name).open("ab")
+    log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {verb}: {' '.join(service.command)}\n".encode())
+    log.flush()
+    return [_executable(service.command[0]), *service.command[1:]], log
+
+
+def _spawn(name: str, service: Service, state: State, cwd: Path) -> Tracked:
+    argv, log = _argv_and_log(name, service, state, "start")
+    with log:
         process = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -256,12 +263,8 @@ def _spawn(name: str, service: Service, state: State, cwd: Path) -> Tracked:
 
 
 def _run_once(name: str, service: Service, state: State, cwd: Path) -> None:
-    assert service.command is not None
-    argv = [_executable(service.command[0]), *service.command[1:]]
-    state.log(name).parent.mkdir(parents=True, exist_ok=True)
-    with state.log(name).open("ab") as log:
-        log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} run: {' '.join(service.command)}\n".encode())
-        log.flush()
+    argv, log = _argv_and_log(name, service, state, "run")
+    with log:
         try:
             done = subprocess.run(
                 argv,
