@@ -11,7 +11,8 @@ Modes:
 
 The last line printed is one JSON object: accuracy overall / by level / by concept, the share refused as
 unsupported, plan validity (valid, executable plans among the questions not refused), execution p50 (ms),
-p50 time per question (planner modes).
+p50 time per question (planner modes), and ``withdrawn_plans``: rule plans that did not fit or run on their
+table and were answered as refusals (counted in the refused share, not in plan validity).
 
     .venv/bin/python bench/table_questions.py --data /work/shared/benchdata/dabench --reference
     .venv/bin/python bench/table_questions.py --data /work/shared/benchdata/dabench --limit 40
@@ -163,6 +164,7 @@ def run_planner(
             execution_ms=answer.execution_ms if answer.supported else None,
             planner=answer.planner,
             seconds=round(seconds[-1], 2),
+            withdrawn=answer.refused and answer.plan is not None,  # a drafted plan that did not run
         )
         print(
             json.dumps({**row, "answers": answers, "reason": answer.reason, "labels": labels[q["id"]]}), file=sys.stderr
@@ -180,6 +182,7 @@ def run_planner(
         "p50_s_per_question": round(statistics.median(seconds), 2) if seconds else None,
         "p50_s_when_the_model_planned": round(statistics.median(asked), 2) if asked else None,
         "model_calls": len(asked),
+        "withdrawn_plans": sum(row["withdrawn"] for row in rows),
         "plans_by": dict(planners),
     }
     return summarise(rows, f"planner:{args.planner}", extra)

@@ -94,7 +94,7 @@ class TableQuestions:
         assert self.llm is not None
         client = await anyio.to_thread.run_sync(self.llm.require)
         columns = describe_columns(frame, kinds, self.settings.sample_values)
-        skeleton = self.rules.skeleton(question, kinds) if self.prompt.version > 1 else None
+        skeleton = self.rules.skeleton(question, kinds, frame) if self.prompt.version > 1 else None
         if skeleton is not None and self.mode == "hybrid":
             return await SkeletonPlanner(client, self.prompt).fill(skeleton, question, columns, kinds)
         # v1 asks for the whole TablePlan (remote models); v2+ for compact choices the local model's context fits
@@ -108,11 +108,12 @@ class TableQuestions:
         kinds = table_kinds(frame)
         planner: Planner = "rules"
         mode: PlannerMode = self.mode if use_model else "rules"
-        plan = self.rules.plan(question, kinds) if mode in ("hybrid", "rules") else None
+        plan = self.rules.plan(question, kinds, frame) if mode in ("hybrid", "rules") else None
         base = {"question": question}
         try:
             if plan is None and mode in ("hybrid", "model"):
-                planner = "rules+model" if mode == "hybrid" and self.rules.skeleton(question, kinds) else "model"
+                planned = self.rules.skeleton(question, kinds, frame)
+                planner = "rules+model" if mode == "hybrid" and planned else "model"
                 plan = await self._model_plan(question, frame, kinds)
             if plan is None:
                 return TableAnswer(
@@ -142,8 +143,12 @@ class TableQuestions:
             result = await anyio.to_thread.run_sync(self._run, checked, frame)
             total_ms = round((time.perf_counter() - started) * 1000.0, 2)
         except PlanRejected as exc:
+            if planner == "rules":
+                return self._withdrawn(base, exc.message, plan)
             return self._failed(base, exc, plan, planner)
         except (PlanExecutionError, InsightError) as exc:
+            if planner == "rules":
+                return self._withdrawn(base, exc.message, plan)
             return TableAnswer(
                 **base,
                 supported=False,
@@ -164,6 +169,18 @@ class TableQuestions:
             execution_ms=min(result.execution_ms, total_ms),
             planner=planner,
             model=self._model_for(planner),
+        )
+
+    @staticmethod
+    def _withdrawn(base: dict[str, Any], problem: str, plan: lang.TablePlan) -> TableAnswer:
+        """A rule plan that does not fit or run on this table is not an answer: refused, with why."""
+        return TableAnswer(
+            **base,
+            supported=False,
+            refused=True,
+            reason=f"the rule planner's plan does not run on this table ({problem}); no answer rather than a guess",
+            plan=plan,
+            planner="rules",
         )
 
     def _model_for(self, planner: Planner) -> str | None:

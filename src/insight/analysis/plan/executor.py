@@ -246,6 +246,8 @@ def _aggregate(series: pd.Series, step: lang.Aggregate | lang.TopGroup) -> Value
         return int(series.notna().sum())
     if fn == "missing_count":
         return int(series.isna().sum())
+    if fn == "missing_percent":
+        return float(series.isna().mean() * 100.0) if len(series) else 0.0
     if fn == "nunique":
         return int(series.nunique())
     present = series.dropna()
@@ -356,7 +358,7 @@ def _measure(frame: pd.DataFrame, step: Any, values: dict[str, Value]) -> Value:
             return len(frame)
         case lang.TopGroup():
             grouped = frame.groupby(step.by, sort=False, dropna=True)[step.column]
-            results = {key: _aggregate(part, step) for key, part in grouped}
+            results = {key: _aggregate(part, step) for key, part in grouped if part.notna().any()}
             numbers = {k: v for k, v in results.items() if isinstance(v, int | float) and not isinstance(v, bool)}
             if not numbers:
                 raise PlanExecutionError(f"no group of {step.by!r} has a value")

@@ -41,6 +41,7 @@ AggregateFn = Literal[
     "skew",
     "kurtosis",
     "missing_count",
+    "missing_percent",
     "first",
     "last",
 ]

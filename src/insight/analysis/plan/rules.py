@@ -1,0 +1,994 @@
+"""The rule planner: plan skeletons by construction from a question in the benchmark's answer format.
+
+Each requested ``@name[...]`` becomes one measure: the column from the words the name shares with a
+column (else the columns the question mentions), the statistic from the name's other words (then the
+question's), rounding from the question. Rule families, each general (no question, table or column is
+named here):
+
+- preparation: text columns of numbers read as numbers, ``HH:MM:SS`` read as seconds; a new column the
+  question defines ("a new feature called X by adding A and B", difference, ratio, product, percentage
+  change, days between two dates); groups the question defines by ranges ('Child' (0-12 years old), …);
+  a quoted value of one text column as a filter; filling missing values with the mean/median/mode;
+  outlier removal (IQR or z-score, at the stated factor), with names "with" / "without" outliers measured
+  before / after it;
+- measures: aggregates (also of one group, when the names differ only by a group of a mentioned column),
+  the share of missing values, row counts, outlier counts, correlations (the pair from the name or the
+  question), normality tests, the group or row at an extreme ("country with the highest average X");
+- verdicts in the question's own words: normal or not (test p-value, or a skewness range), skewness
+  direction, correlation direction / strength / significance / linear-nonlinear-none.
+
+A name it does not understand stays open (``Skeleton.missing``): the rules never guess a statistic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from insight.analysis.plan import language as lang
+from insight.analysis.plan.validation import Kind
+
+Steps = list[dict[str, Any]]
+
+_ANSWER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)\[([^\]]*)\]")
+_OPEN_ANSWER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)\[[^\]]*$")
+_DIGIT_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_ROUNDING = re.compile(r"(\w+)\s+decimal", re.IGNORECASE)
+_FN_WORDS: list[tuple[tuple[str, ...], lang.AggregateFn]] = [
+    (("median",), "median"),
+    (("std", "sd", "standard", "stddev", "deviation"), "std"),
+    (("variance", "var"), "var"),
+    (("mean", "average", "avg"), "mean"),
+    (("skewness", "skew"), "skew"),
+    (("kurtosis", "kurt"), "kurtosis"),
+    (("minimum", "min", "lowest"), "min"),
+    (("maximum", "max", "highest"), "max"),
+    (("sum", "total"), "sum"),
+    (("unique", "distinct"), "nunique"),
+    (("missing", "null"), "missing_count"),
+]
+_ABBREVIATIONS = {"avg": "average", "num": "number", "no": "number", "pct": "percent", "std": "standard"}
+_NEGATIVE = re.compile(r"^(?:not?\b|not_|non\b|non-|false$)", re.IGNORECASE)
+_VERDICT_WORDS = {"strength", "type", "status", "significant", "significance", "is", "decision", "result"}
+_FRACTION = re.compile(r"(?<![\d.])[+-]?(0?\.\d+)")
+_QUOTED = re.compile(r"[\"'“‘]([^\"'”’\n]{1,60})[\"'”’]")
+_GENERIC = {"of", "the", "in", "a", "an", "and", "for", "per", "by", "value", "values", "column", "number", "num"}
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_NEGATIONS = {"not", "non", "no", "without", "didnt", "dont", "un", "false"}
+_AFTER_REMOVAL = {"without", "after", "removed", "removal", "clean", "cleaned", "left", "remaining", "new", "post"}
+_BEFORE_REMOVAL = {"with", "before", "original", "pre", "raw"}
+_MAX_GROUPS = 20
+
+
+def answer_names(question: str) -> list[str]:
+    """The ``@name[...]`` names the question asks for, in order, once each (a last unclosed one too)."""
+    seen: list[str] = []
+    found = [name for name, _ in _ANSWER.findall(question)]
+    unclosed = _OPEN_ANSWER.search(question)
+    if unclosed is not None:
+        found.append(unclosed.group(1))
+    for name in found:
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def question_rounding(question: str) -> int | None:
+    """The most decimal places the question asks for anywhere (a coarser rounding would lose a figure)."""
+    found: list[int] = []
+    for match in _ROUNDING.finditer(question):
+        word = match.group(1).lower()
+        digits = min(int(word), 10) if word.isdigit() else _DIGIT_WORDS.get(word)
+        if digits is not None:
+            found.append(digits)
+    return max(found) if found else None
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z0-9]+", text.lower()) if t]
+
+
+def _stem(word: str) -> str:
+    word = _ABBREVIATIONS.get(word, word)
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _normal(text: str) -> str:
+    """Lower case, ``_`` and ``-`` as spaces, runs of spaces as one: how mentions are looked up."""
+    return re.sub(r"\s+", " ", re.sub(r"[_\-]", " ", text.lower()))
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def _mentions(question: str, kinds: dict[str, Kind]) -> list[tuple[int, str]]:
+    """Columns the question names (as written, ``_``/``-`` read as spaces, abbreviations like ``avg.``
+    spelt out), each at its first position; an occurrence inside a longer column's occurrence is not one."""
+    text = _normal(question)
+    spans: list[tuple[int, int, str]] = []
+    for column in sorted(kinds, key=lambda c: len(c.strip()), reverse=True):
+        key = _normal(column.strip())
+        if len(key) < 2:
+            continue
+        forms = {key, key.replace(".", ""), " ".join(_ABBREVIATIONS.get(t, t) for t in _tokens(key))}
+        for form in sorted(forms, key=len, reverse=True):
+            if len(form) < 2:
+                continue
+            for match in re.finditer(rf"(?<![a-z0-9]){re.escape(form)}(?![a-z0-9])", text):
+                start, end = match.span()
+                if not any(s <= start and end <= e for s, e, _ in spans):
+                    spans.append((start, end, column))
+    _loose_mentions(text, kinds, spans)
+    first: dict[str, int] = {}
+    for start, _, column in sorted(spans):
+        first.setdefault(column, start)
+    return sorted((position, column) for column, position in first.items())
+
+
+_SPELT_OUT = _ABBREVIATIONS | {"max": "maximum", "min": "minimum", "cat": "category", "temp": "temperature"}
+_SKIPPABLE = {"of", "the", "a", "an", "in", "per", "for"}
+
+
+def _column_words(column: str) -> list[str]:
+    """A column's words: ``camelCase`` and ``snake_case`` split, common abbreviations spelt out."""
+    return [_SPELT_OUT.get(t, t) for t in _tokens(re.sub(r"([a-z])([A-Z])", r"\1 \2", column.strip()))]
+
+
+def _word_fits(column_word: str, word: str) -> bool:
+    return column_word == word or (len(column_word) >= 3 and word.startswith(column_word))
+
+
+def _aligned(words: list[str], tokens: list[str], start: int) -> int | None:
+    """The index after the question tokens from ``start`` that spell the column's ``words`` in order
+    (prefixes count: ``sust`` → sustained; a run of tokens can spell one word: ``gdppercap`` → gdp per
+    capita; a few small words may sit between; a column of four words or more may miss one), else None."""
+    i, p, skipped, missed = 0, start, 0, 0
+    while i < len(words) and p < len(tokens):
+        word, token = words[i], tokens[p]
+        if _word_fits(word, token):
+            i, p = i + 1, p + 1
+            continue
+        joined, q = token, p + 1
+        while len(joined) < len(word) and q < len(tokens) and word.startswith(joined):
+            joined, q = joined + tokens[q], q + 1
+        if len(word) >= 5 and joined.startswith(word):
+            i, p = i + 1, q
+            continue
+        if p > start and token in _SKIPPABLE and skipped < 2:
+            p, skipped = p + 1, skipped + 1
+            continue
+        if p > start and len(words) >= 4 and missed == 0:
+            i, missed = i + 1, 1
+            continue
+        return None
+    return p if i == len(words) else None
+
+
+def _loose_mentions(text: str, kinds: dict[str, Kind], spans: list[tuple[int, int, str]]) -> None:
+    """Columns the question names in other words (``avg. wait time`` as "average wait time",
+    ``max_sust_wind`` as "maximum sustained wind", ``SizeRank`` as "size rank"), where no exact mention
+    covers the same words."""
+    found = {column for _, _, column in spans}
+    matches = list(re.finditer(r"[a-z0-9]+", text))
+    tokens = [m.group(0) for m in matches]
+    columns = [(c, _column_words(c)) for c in kinds if c not in found]
+    for column, words in sorted(columns, key=lambda item: len(item[1]), reverse=True):
+        if not words or (len(words) == 1 and len(words[0]) < 5):
+            continue
+        for start in range(len(tokens)):
+            end = _aligned(words, tokens, start)
+            if end is None:
+                continue
+            first, last = matches[start].start(), matches[end - 1].end()
+            if not any(s < last and first < e for s, e, _ in spans):
+                spans.append((first, last, column))
+
+
+def _mentioned(question: str, kinds: dict[str, Kind]) -> list[str]:
+    return [column for _, column in _mentions(question, kinds)]
+
+
+def _options(name: str, question: str) -> list[str]:
+    """The quoted answer options the question lists for ``name`` (its placeholder and names excluded)."""
+    placeholders = {p.strip().strip('"') for _, p in _ANSWER.findall(question)}
+    start = question.find(f"@{name}[")
+    tail = question[start:] if start >= 0 else question
+    return [o for o in _QUOTED.findall(tail) if o not in placeholders and o != name and not o.startswith("@")][:5]
+
+
+def _split_options(options: list[str]) -> tuple[list[str], list[str]]:
+    negative = [o for o in options if _NEGATIVE.search(o)]
+    return [o for o in options if o not in negative], negative
+
+
+# ---- what the table's values look like (when the planner is given the table) -------------------------
+
+_NUMBER_LIKE = re.compile(r"^\s*[-+]?\$?\d[\d,]*(?:\.\d+)?")
+_TIME_LIKE = re.compile(r"^\s*\d{1,3}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*$")
+_DATE_LIKE = re.compile(r"^\s*(?:\d{1,4}[/\-.]\d{1,2}[/\-.]\d{1,4}|\d{4}-\d{2}-\d{2}[ T]?[\d:]*)\s*$")
+
+
+def _text_shape(frame: pd.DataFrame | None, column: str) -> str | None:
+    """``time``, ``date`` or ``number`` when nine in ten present values of a text column look like one."""
+    if frame is None or column not in frame.columns:
+        return None
+    values = frame[column].dropna().astype("string").head(200)
+    if values.empty:
+        return None
+    for shape, pattern in (("time", _TIME_LIKE), ("date", _DATE_LIKE), ("number", _NUMBER_LIKE)):
+        if values.str.match(pattern).mean() >= 0.9:
+            return shape
+    return None
+
+
+def _group_values(frame: pd.DataFrame | None, column: str) -> list[Any] | None:
+    if frame is None or column not in frame.columns:
+        return None
+    values = frame[column].dropna().unique().tolist()
+    return values if 2 <= len(values) <= _MAX_GROUPS else None
+
+
+# ---- the skeleton ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Skeleton:
+    """A plan by construction with holes: the measures the rules did not understand are None.
+
+    ``removal`` (outlier removal) runs before the first name in ``after`` (all names when ``after`` is empty
+    and there is a removal: it is then part of the preparation).
+    """
+
+    before: Steps
+    measures: dict[str, Steps | None]
+    digits: int | None
+    mentioned: list[str]
+    removal: Steps = field(default_factory=list)
+    after: set[str] = field(default_factory=set)
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, steps in self.measures.items() if steps is None]
+
+    def complete(self, filled: dict[str, dict[str, Any]]) -> lang.TablePlan | None:
+        steps = list(self.before)
+        removed = not self.removal
+        if self.removal and not self.after:
+            steps.extend(self.removal)
+            removed = True
+        for name, chosen in self.measures.items():
+            if not removed and name in self.after:
+                steps.extend(self.removal)
+                removed = True
+            if chosen is not None:
+                steps.extend(step for step in chosen if "round" in step or step not in steps)  # a column read once
+            elif name in filled:
+                steps.append(filled[name])
+            else:
+                return None
+        try:
+            return lang.TablePlan.model_validate({"steps": steps})
+        except ValueError:
+            return None
+
+
+class RulePlanner:
+    """Plans by construction for questions in the benchmark's answer format that it recognises."""
+
+    def skeleton(self, question: str, kinds: dict[str, Kind], frame: pd.DataFrame | None = None) -> Skeleton | None:
+        """The preparation steps and, per requested name, its steps (None where not understood)."""
+        names = answer_names(question)
+        if not names:
+            return None
+        context = _Context.build(question, kinds, frame)
+        context.prepare(names)
+        measures = {name: context.measure(name) for name in names}
+        after = {n for n in names if context.removal and context.after_removal(n)}
+        ordered = {n: measures[n] for n in names if n not in after} | {n: measures[n] for n in names if n in after}
+        return Skeleton(context.before, ordered, context.digits, context.mentioned, context.removal, after)
+
+    def plan(self, question: str, kinds: dict[str, Kind], frame: pd.DataFrame | None = None) -> lang.TablePlan | None:
+        skeleton = self.skeleton(question, kinds, frame)
+        if skeleton is None or skeleton.missing:
+            return None
+        return skeleton.complete({})
+
+
+# ---- new columns the question defines -----------------------------------------------------------------
+
+_NEW_COLUMN = re.compile(
+    r"(?:column|feature|variable|field)\s+(?:called|named|titled|labell?ed)?\s*[\"'“‘]([^\"'”’\n]{1,60})[\"'”’]",
+    re.IGNORECASE,
+)
+# (phrase, operator, whether the first column named after the phrase is the right operand)
+_OPERATIONS: list[tuple[str, str, bool]] = [
+    (r"\bsubtract(?:ing|s|ed)?\b", "sub", True),
+    (r"\bdifference (?:between|of)\b", "sub", False),
+    (r"\bratio (?:of|between)\b", "div", False),
+    (r"\bdivid(?:ing|e|ed)\b", "div", False),
+    (r"\bproduct of\b", "mul", False),
+    (r"\bmultipl(?:ying|y|ied)\b", "mul", False),
+    (r"\b(?:adding|add|sum of|summing|plus)\b", "add", False),
+]
+# "A multiplied by B": the columns named just before and just after the phrase
+_INFIX: list[tuple[str, str]] = [
+    (r"\bmultiplied by\b", "mul"),
+    (r"\bdivided by\b", "div"),
+    (r"\bminus\b", "sub"),
+    (r"\bplus\b", "add"),
+]
+_PERCENT_CHANGE = re.compile(r"percent(?:age)? change|daily return|\breturns?\b", re.IGNORECASE)
+_BIN = re.compile(
+    r"[\"'“‘]?([A-Za-z][A-Za-z \-]{0,30}?)[\"'”’]?\s*\((\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(\d+(?:\.\d+)?)[^)]*\)",
+)
+_BIN_OPEN = re.compile(
+    r"[\"'“‘]?([A-Za-z][A-Za-z \-]{0,30}?)[\"'”’]?\s*\((\d+(?:\.\d+)?)\s*"
+    r"(?:\+|[^)]*?(?:and|or) (?:above|older|over|more))[^)]*\)",
+)
+_FILL = re.compile(
+    r"(?:fill|impute|replac)\w*[^.]*?missing[^.]*?\b(mean|median|mode|most frequent)\b"
+    r"|missing[^.]*?(?:fill|impute|replac)\w*[^.]*?\b(mean|median|mode|most frequent)\b",
+    re.IGNORECASE,
+)
+_Z_LIMIT = re.compile(
+    r"(?:z[- ]?scores?|standard deviations?)[^.]*?(?:greater than|above|exceeds?|more than|beyond|>|outside)"
+    r"\s*(?:\+/-|±|-)?\s*(\d+(?:\.\d+)?)"
+    r"|(\d+(?:\.\d+)?)\s*standard deviations?",
+    re.IGNORECASE,
+)
+_IQR_FACTOR = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\*|x|×|times)\s*(?:the\s+)?(?:iqr|interquartile)", re.IGNORECASE)
+_REMOVES = re.compile(r"\b(?:remov|exclud|prun|drop|filter(?:ing|ed)? out|discard|eliminat)\w*", re.IGNORECASE)
+_SUPERLATIVE = {"highest", "lowest", "largest", "smallest", "most", "least", "maximum", "minimum", "max", "min", "top"}
+_LOW_WORDS = {"lowest", "smallest", "least", "minimum", "min"}
+
+
+@dataclass
+class _Context:
+    question: str
+    text: str
+    kinds: dict[str, Kind]
+    frame: pd.DataFrame | None
+    mentioned: list[str]
+    numeric: list[str]
+    digits: int | None
+    before: Steps = field(default_factory=list)
+    removal: Steps = field(default_factory=list)
+    derived: str | None = None
+    group_column: str | None = None
+
+    @classmethod
+    def build(cls, question: str, kinds: dict[str, Kind], frame: pd.DataFrame | None) -> _Context:
+        mentioned = _mentioned(question, kinds)
+        numeric = [c for c in mentioned if kinds[c] in ("number", "bool")]
+        return cls(question, question.lower(), dict(kinds), frame, mentioned, numeric, question_rounding(question))
+
+    # -- preparation ------------------------------------------------------------------------------------
+
+    def prepare(self, names: list[str]) -> None:
+        self.read_text_numbers()
+        self.fill_missing()
+        self.quoted_filters(names)
+        self.derive()
+        self.bins()
+        self.outlier_removal(names)
+
+    def read_text_numbers(self) -> None:
+        """Mentioned text columns whose values are numbers (or ``HH:MM:SS`` times) read as such first."""
+        if self.frame is None:
+            return
+        for position, column in enumerate(list(self.mentioned)):
+            if self.kinds.get(column) != "text":
+                continue
+            shape = _text_shape(self.frame, column)
+            if shape not in ("number", "time"):
+                continue
+            derived = f"{column} ({'seconds' if shape == 'time' else 'number'})"
+            fn = "to_seconds" if shape == "time" else "to_number"
+            self.before.append({"op": "transform", "name": derived, "column": column, "fn": fn})
+            self.kinds[derived] = "number"
+            self.mentioned[position] = derived
+        self.numeric = [c for c in self.mentioned if self.kinds[c] in ("number", "bool")]
+
+    def fill_missing(self) -> None:
+        match = _FILL.search(self.question)
+        if match is None:
+            return
+        how = (match.group(1) or match.group(2)).lower()
+        strategy = "mode" if how in ("mode", "most frequent") else how
+        sentence = self._sentence_at(match.start())
+        targets = [c for c in _mentioned(sentence, self.kinds) if c in self.kinds]
+        if not targets and len(self.numeric) == 1:
+            targets = self.numeric[:1]
+        for column in targets:
+            if strategy != "mode" and self.kinds[column] not in ("number", "bool"):
+                continue
+            self.before.append({"op": "fill_missing", "column": column, "strategy": strategy})
+
+    def _sentence_at(self, position: int) -> str:
+        start = max(self.question.rfind(".", 0, position), self.question.rfind("\n", 0, position)) + 1
+        ends = [e for e in (self.question.find(". ", position), self.question.find("\n", position)) if e >= 0]
+        return self.question[start : min(ends) if ends else len(self.question)]
+
+    def quoted_filters(self, names: list[str]) -> None:
+        """A quoted value (before the answer format) that is a value of exactly one text column keeps its rows."""
+        if self.frame is None:
+            return
+        cut = min((self.question.find(f"@{n}[") for n in names if f"@{n}[" in self.question), default=-1)
+        head = self.question[:cut] if cut >= 0 else self.question
+        quoted = {q.strip() for q in _QUOTED.findall(head) if len(q.strip()) >= 2}
+        for value in sorted(quoted):
+            if any(_normal(value) == _normal(c) for c in self.kinds):
+                continue
+            holders = [
+                c
+                for c, kind in self.kinds.items()
+                if kind == "text"
+                and c in self.frame.columns
+                and self.frame[c].astype("string").str.strip().eq(value).any()
+            ]
+            if len(holders) == 1:
+                self.before.append({"op": "filter", "column": holders[0], "test": "eq", "value": value})
+
+    def derive(self) -> None:
+        """A new column the question defines from columns it names (sum, difference, ratio, product,
+        percentage change, days between two dates); it becomes the first column measures use."""
+        named = _NEW_COLUMN.search(self.question)
+        mentions = _mentions(self.question, self.kinds)
+        new_name = named.group(1).strip() if named else None
+        if new_name is not None and new_name in self.kinds:
+            new_name = None  # the question's name for the new column is an existing column: not a definition
+        step = self._arithmetic_step(mentions, new_name)
+        if step is None and new_name is not None and _PERCENT_CHANGE.search(self.question):
+            source = next((c for c in self.numeric if c != new_name), None)
+            if source is not None:
+                step = {"op": "transform", "name": new_name, "column": source, "fn": "pct_change"}
+        if step is None:
+            return
+        self.before.append(step)
+        self.derived = str(step["name"])
+        self.kinds[self.derived] = "number"
+        self.mentioned.insert(0, self.derived)
+        self.numeric.insert(0, self.derived)
+
+    def _arithmetic_step(self, mentions: list[tuple[int, str]], new_name: str | None) -> dict[str, Any] | None:
+        text = _normal(self.question)
+        for phrase, operator, reversed_operands in _OPERATIONS:
+            for match in re.finditer(phrase, text):
+                after = [c for p, c in self._mentions_in(text, match.end()) if c != new_name][:2]
+                if len(after) < 2 or (new_name is None and not self._defines_column(text, match.start())):
+                    continue
+                first, second = (after[1], after[0]) if reversed_operands else (after[0], after[1])
+                step = self._operation(first, second, operator, new_name)
+                if step is not None:
+                    return step
+        for phrase, operator in _INFIX:
+            for match in re.finditer(phrase, text):
+                before = [c for _, c in _mentions(text[max(0, match.start() - 80) : match.start()], self.kinds)]
+                after = [c for _, c in _mentions(text[match.end() : match.end() + 80], self.kinds)]
+                if not before or not after or (new_name is None and not self._defines_column(text, match.start())):
+                    continue
+                step = self._operation(before[-1], after[0], operator, new_name)
+                if step is not None:
+                    return step
+        return None
+
+    def _operation(self, first: str, second: str, operator: str, new_name: str | None) -> dict[str, Any] | None:
+        left, right = self._as_numbers(first), self._as_numbers(second)
+        if left is None or right is None or left == right:
+            return None
+        name = new_name or f"{left} {operator} {right}"
+        if operator == "sub" and self._dates(left) and self._dates(right):
+            return {"op": "date_diff", "name": name, "start": right, "end": left, "unit": "days"}
+        if self.kinds.get(left) not in ("number", "bool") or self.kinds.get(right) not in ("number", "bool"):
+            return None
+        return {"op": "arithmetic", "name": name, "left": left, "operator": operator, "right": right}
+
+    def _mentions_in(self, text: str, start: int) -> list[tuple[int, str]]:
+        """Columns named in ``text`` after ``start`` (in the same or the next sentence), in order."""
+        end = text.find(". ", start)
+        end = text.find(". ", end + 2) if end >= 0 else -1
+        window = text[start : end if end >= 0 else len(text)]
+        return _mentions(window, self.kinds)
+
+    def _defines_column(self, text: str, position: int) -> bool:
+        """Without a quoted new name, an operation only defines a column when its sentence says so."""
+        sentence = text[max(text.rfind(". ", 0, position), 0) : position]
+        return bool(re.search(r"\b(?:new|create|creating|derive|calculat|comput|duration|days)\w*", sentence))
+
+    def _as_numbers(self, column: str) -> str | None:
+        """The column, or the name of its number-reading (already prepared), as a numeric or date column."""
+        if self.kinds.get(column) in ("number", "bool", "datetime"):
+            return column
+        for candidate in (f"{column} (number)", f"{column} (seconds)"):
+            if candidate in self.kinds:
+                return candidate
+        return column if self._dates(column) else None
+
+    def _dates(self, column: str) -> bool:
+        return self.kinds.get(column) == "datetime" or _text_shape(self.frame, column) == "date"
+
+    def bins(self) -> None:
+        """Groups the question defines by ranges: 'Child' (0-12 years old), …, 'Elderly' (60 and above)."""
+        closed = list(_BIN.finditer(self.question))
+        if len(closed) < 2:
+            return
+        labels = [m.group(1).strip().strip("'\"") for m in closed]
+        edges = [float(closed[0].group(2))] + [float(m.group(3)) for m in closed]
+        tail = _BIN_OPEN.search(self.question, closed[-1].end())
+        if tail is not None:
+            labels.append(tail.group(1).strip().strip("'\""))
+            edges.append(max(edges[-1] + 1.0, 1e12))
+        if edges != sorted(edges) or len(set(edges)) != len(edges):
+            return
+        column = self._column_before(closed[0].start())
+        if column is None:
+            return
+        named = _NEW_COLUMN.search(self.question)
+        name = named.group(1).strip() if named and named.group(1).strip() not in self.kinds else f"{column} group"
+        if edges[0] > 0:
+            edges[0] = edges[0] - 1.0  # "(13-19)" after "(0-12)": the first range includes its lower bound
+        self.before.append({"op": "bin", "name": name, "column": column, "edges": edges, "labels": labels})
+        self.kinds[name] = "text"
+        self.group_column = name
+
+    def _column_before(self, position: int) -> str | None:
+        mentions = [(p, c) for p, c in _mentions(self.question[:position], self.kinds) if c in self.numeric]
+        return mentions[-1][1] if mentions else None
+
+    def outlier_removal(self, names: list[str]) -> None:
+        if not (_REMOVES.search(self.question) and "outlier" in self.text) or not self.numeric:
+            return
+        main = self.numeric[0]
+        method = "iqr" if ("iqr" in self.text or "interquartile" in self.text) else "zscore"
+        if method == "zscore" and not re.search(r"z[- ]?score|standard deviation", self.text):
+            return
+        self.removal = [
+            {"op": "remove_outliers", "column": main, "method": method, "threshold": self._threshold(method)}
+        ]
+
+    def _threshold(self, method: str) -> float:
+        if method == "iqr":
+            factor = _IQR_FACTOR.search(self.question)
+            return float(factor.group(1)) if factor else 1.5
+        limit = _Z_LIMIT.search(self.question)
+        return float(limit.group(1) or limit.group(2)) if limit else 3.0
+
+    def after_removal(self, name: str) -> bool:
+        words = set(_tokens(name))
+        if words & _AFTER_REMOVAL:
+            return True
+        if words & _BEFORE_REMOVAL or "outlier" in words or "outliers" in words:
+            return False
+        return True
+
+    # -- columns and groups for one name ----------------------------------------------------------------
+
+    def column_for(self, words: list[str], numeric: bool = False) -> str | None:
+        """The column sharing the most (stemmed, non-generic) words with the name; else the first mentioned."""
+        wanted = {_stem(w) for w in words} - _GENERIC
+        compact = "".join(words)
+        best, best_score, partial = None, 0.0, []
+        for column in self.mentioned + [c for c in self.kinds if c not in self.mentioned]:
+            if numeric and self.kinds[column] not in ("number", "bool"):
+                continue
+            own = {_stem(w) for w in _tokens(column)} - _GENERIC - {"number", "seconds"}
+            if not own:
+                continue
+            score = float(len(own & wanted))
+            if len(_compact(column)) >= 4 and _compact(column) in compact:
+                score = max(score, float(len(own)))
+            full = score >= len(own)
+            if score > best_score and (full or column in self.mentioned):
+                best, best_score = column, score
+            elif score and not full and column not in self.mentioned:
+                partial.append((score, column))
+        if best is not None:
+            return best
+        if partial:
+            top = max(s for s, _ in partial)
+            leaders = [c for s, c in partial if s == top]
+            if len(leaders) == 1 and not self.numeric:
+                return leaders[0]
+        pool = self.numeric if numeric or self.numeric else self.mentioned
+        return pool[0] if pool else None
+
+    def group_of(self, words: list[str], column: str) -> tuple[str, Any] | None:
+        """The (group column, value) a name picks among a grouping column's values, e.g. ``first_class_…``
+        → (Pclass, 1), ``…_did_not_survive`` → (Survived, 0), ``mean_fare_child`` → (AgeGroup, Child)."""
+        own = {_stem(w) for w in _tokens(column)}
+        rest = [w for w in words if _stem(w) not in own]
+        candidates = [self.group_column] if self.group_column else []
+        candidates += [c for c in self.mentioned if c != column and c not in candidates]
+        for candidate in candidates:
+            if candidate is None:
+                continue
+            values = self.bin_labels() if candidate == self.group_column else _group_values(self.frame, candidate)
+            if not values:
+                continue
+            picked = _pick_group(rest, candidate, values)
+            if picked is not None:
+                return candidate, picked
+        return None
+
+    def bin_labels(self) -> list[Any]:
+        for step in self.before:
+            if step["op"] == "bin" and step["name"] == self.group_column:
+                return list(step["labels"])
+        return []
+
+    # -- one measure --------------------------------------------------------------------------------------
+
+    def measure(self, name: str) -> Steps | None:  # noqa: PLR0911, PLR0912 - one return per recognised kind
+        words = _tokens(name)
+        text = self.text
+        correlating = "correlation" in text or "corr" in words
+        if any(w.startswith("corr") for w in words) and not (_VERDICT_WORDS | {"relationship"}) & set(words):
+            pair = self.pair_for(words)
+            if pair is None:
+                return None
+            x, y = pair
+            return [{"op": "correlation", "name": name, "x": x, "y": y, "method": self._method(), "round": self.digits}]
+        if "p" in words and ("value" in words or "pvalue" in words) or "pvalue" in words:
+            if correlating and len(self.numeric) >= 2:
+                x, y = self.numeric[:2]
+                return [
+                    {
+                        "op": "correlation",
+                        "name": name,
+                        "x": x,
+                        "y": y,
+                        "method": self._method(),
+                        "statistic": "p_value",
+                        "round": self.digits,
+                    }
+                ]
+            if "shapiro" in text or "normal" in text:
+                return self.normality(name, "p_value")
+            return None
+        if ({"relationship", "relation"} & set(words)) and correlating and len(self.numeric) >= 2:
+            return self.relationship(name)
+        if "strength" in words and correlating and len(self.numeric) >= 2:
+            return self.strength(name)
+        if correlating and len(self.numeric) >= 2 and ({"type", "direction"} & set(words)):
+            return self.direction(name)
+        if ({"significant", "significance", "status"} & set(words)) and correlating and len(self.numeric) >= 2:
+            return self.significance(name)
+        if "skew" in text and ({"type", "skew", "skewness", "normal", "is", "distribution"} & set(words)):
+            if self._skew_verdict_wanted(name, words):
+                return self.skew_verdict(name)
+        if ({"normal", "normality", "distribution", "result", "status"} & set(words)) and (
+            "shapiro" in text or "normal" in text
+        ):
+            if "skew" in text and "shapiro" not in text and "kolmogorov" not in text:
+                return None
+            return self.verdict(name)
+        if "shapiro" in words or ("w" in words and "shapiro" in text):
+            return self.normality(name, "value")
+        extreme = self.extreme(name, words) or self.row_at_extreme(name, words)
+        if extreme is not None:
+            return extreme
+        if "outlier" in words or "outliers" in words:
+            return self.outliers(name, words)
+        if "missing" in words and ("column" in words or "each" in words):
+            return [{"op": "missing_counts", "name": name, "columns": self._listed_columns()}]
+        return self.aggregate(name, words)
+
+    def aggregate(self, name: str, words: list[str]) -> Steps | None:
+        numeric_fn = None
+        column = self.column_for(words)
+        if column is None:
+            return None
+        own = {_stem(w) for w in _tokens(column)}
+        free = [w for w in words if _stem(w) not in own]
+        share = {"percentage", "percent", "pct", "proportion", "share", "ratio"} & set(words)
+        if share and ("missing" in words or "null" in words or "missing" in self.text):
+            return [{"op": "aggregate", "name": name, "column": column, "fn": "missing_percent", "round": self.digits}]
+        fn = next((f for keys, f in _FN_WORDS if any(k in free for k in keys)), None)
+        if fn is None and ({"count", "rows", "entries", "records"} & set(words)):
+            return [{"op": "row_count", "name": name}]
+        if fn is None and _VERDICT_WORDS & set(words):
+            return None  # a verdict the rules do not know: never guess a statistic for it
+        if fn is None:
+            fn = next((f for keys, f in _FN_WORDS if any(k in words for k in keys)), None)
+        if fn is None:
+            fn = next((f for keys, f in _FN_WORDS if any(re.search(rf"\b{k}\b", self.text) for k in keys)), None)
+        if fn is None:
+            return None
+        numeric_fn = fn not in ("missing_count", "nunique")
+        if numeric_fn and self.kinds.get(column) not in ("number", "bool"):
+            better = self.column_for(words, numeric=True)
+            column = better if better is not None else column
+        steps, source = self.numeric_source(column) if numeric_fn else ([], column)
+        step: dict[str, Any] = {"op": "aggregate", "name": name, "column": source, "fn": fn, "round": self.digits}
+        if fn in ("skew", "kurtosis") and "pandas" in self.text:
+            step["bias_corrected"] = True
+        if fn in ("std", "var") and "population" in self.text:
+            step["ddof"] = 0
+        group = self.group_of(words, source)
+        if group is not None:
+            step["by"], step["group"] = group
+        return [*steps, step]
+
+    def numeric_source(self, column: str) -> tuple[Steps, str]:
+        """A text column read as numbers first (its digits), so numeric measures can use it."""
+        if self.kinds.get(column) == "text":
+            derived = f"{column} (number)"
+            self.kinds[derived] = "number"
+            return [{"op": "transform", "name": derived, "column": column, "fn": "to_number"}], derived
+        return [], column
+
+    def outliers(self, name: str, words: list[str]) -> Steps | None:
+        stats = {f for keys, f in _FN_WORDS if any(k in words for k in keys)} - {"sum", "max", "min"}
+        if stats:
+            # a statistic of the data with / without its outliers; of the outliers themselves has no operation
+            if set(words) & (_AFTER_REMOVAL | _BEFORE_REMOVAL) and self.removal:
+                return self.aggregate(name, [w for w in words if w not in ("outlier", "outliers")])
+            return None
+        if set(words) & {"low", "high", "range", "list", "values"}:
+            return None
+        column = self.column_for(words, numeric=True)
+        if column is None:
+            return None
+        steps, source = self.numeric_source(column)
+        how = "iqr" if ("iqr" in self.text or "interquartile" in self.text) else "zscore"
+        step: dict[str, Any] = {"op": "outlier_count", "name": name, "column": source, "method": how}
+        if how == "zscore" or _IQR_FACTOR.search(self.question):
+            step["threshold"] = self._threshold(how)
+        return [*steps, step]
+
+    def extreme(self, name: str, words: list[str]) -> Steps | None:
+        """ "X with the highest (average) Y": the group of X whose mean Y is largest, or X on the row where Y
+        is largest; from the name (``country_with_highest_…``) or the question (``which site has …``)."""
+        if "with" in words and _SUPERLATIVE & set(words):
+            cut = words.index("with")
+            entity_words, rest = words[:cut], words[cut + 1 :]
+        else:
+            found = re.search(r"\bwhich (\w+)[^.?]*?\b(" + "|".join(sorted(_SUPERLATIVE)) + r")\b", self.text)
+            if found is None or _FN_WORDS_IN(words):
+                return None
+            entity_words = [found.group(1), *words]
+            rest = _tokens(self.text[found.end(2) : found.end(2) + 80])
+        entity = self._entity_column(entity_words)
+        if entity is None:
+            return None
+        order = (
+            "min" if set(rest) & _LOW_WORDS or re.search(r"\b(?:lowest|smallest|least|minimum)\b", self.text) else "max"
+        )
+        rest_words = [w for w in rest if w not in _SUPERLATIVE]
+        target = self.column_for(rest_words, numeric=True)
+        if target is None or target == entity:
+            return None
+        fn = next((f for keys, f in _FN_WORDS if any(k in rest_words for k in keys) and f not in ("max", "min")), None)
+        if fn is None and re.search(r"\b(?:average|mean|total)\b", self.text[: self.text.find("@")]):
+            fn = "mean" if re.search(r"\b(?:average|mean)\b", self.text) else "sum"
+        if fn is not None:
+            return [{"op": "top_group", "name": name, "by": entity, "column": target, "fn": fn, "order": order}]
+        return [{"op": "value_at_extreme", "name": name, "column": entity, "at": target, "order": order}]
+
+    def row_at_extreme(self, name: str, words: list[str]) -> Steps | None:
+        """The name's column on the row "with the highest / lowest Y" (a column named right after it)."""
+        head = self.question[: self.question.find("@")] if "@" in self.question else self.question
+        found = re.search(r"\bwith the (" + "|".join(sorted(_SUPERLATIVE)) + r")\b", head, re.IGNORECASE)
+        fn_words = {f for keys, f in _FN_WORDS if any(k in words for k in keys)}
+        if found is None or fn_words - {"max", "min"}:
+            return None
+        following = _mentions(head[found.end() : found.end() + 100], self.kinds)
+        at = next((c for _, c in following if self.kinds.get(c) in ("number", "bool", "datetime")), None)
+        column = self.column_for(words)
+        if at is None or column is None or column == at:
+            return None
+        order = "min" if found.group(1).lower() in _LOW_WORDS else "max"
+        return [
+            {"op": "value_at_extreme", "name": name, "column": column, "at": at, "order": order, "round": self.digits}
+        ]
+
+    def _entity_column(self, words: list[str]) -> str | None:
+        wanted = {_stem(w) for w in words} - _GENERIC - _SUPERLATIVE
+        for column in self.mentioned + list(self.kinds):
+            own = {_stem(w) for w in _tokens(column)} - _GENERIC
+            if own and own & wanted and (own <= wanted or len(own & wanted) >= 1 and column in self.mentioned):
+                return column
+        for column in self.kinds:
+            own = {_stem(w) for w in _tokens(column)} - _GENERIC
+            if own & wanted:
+                return column
+        return None
+
+    def pair_for(self, words: list[str]) -> tuple[str, str] | None:
+        """The two columns a correlation's name names (``correlation_XY``), else the first two mentioned."""
+        keys = {_compact(c): c for c in self.numeric} | {
+            _compact(c): c for c, k in self.kinds.items() if k in ("number", "bool")
+        }
+        for word in words:
+            for first_key, first in keys.items():
+                if first_key and word.startswith(first_key) and word[len(first_key) :] in keys:
+                    second = keys[word[len(first_key) :]]
+                    if second != first:
+                        return first, second
+        named = [keys[w] for w in words if w in keys]
+        if len(named) >= 2 and named[0] != named[1]:
+            return named[0], named[1]
+        return (self.numeric[0], self.numeric[1]) if len(self.numeric) >= 2 else None
+
+    def _listed_columns(self) -> list[str]:
+        return []
+
+    def _method(self) -> str:
+        return "spearman" if "spearman" in self.text else "kendall" if "kendall" in self.text else "pearson"
+
+    def _test(self) -> str:
+        if "kolmogorov" in self.text or "ks test" in self.text or "ks_test" in self.text:
+            return "ks"
+        return "dagostino" if ("d'agostino" in self.text or "normaltest" in self.text) else "shapiro"
+
+    def normality(self, name: str, statistic: str) -> Steps | None:
+        column = self.numeric[0] if self.numeric else None
+        if column is None:
+            return None
+        return [
+            {
+                "op": "normality_test",
+                "name": name,
+                "column": column,
+                "test": self._test(),
+                "statistic": statistic,
+                "round": self.digits,
+            }
+        ]
+
+    def verdict(self, name: str) -> Steps | None:
+        """Normal or not by the test's p-value, in the question's own words for the two outcomes."""
+        positive, negative = _split_options(_options(name, self.question))
+        if not (negative and positive):
+            boolean = "boolean" in self.text or "true" in self.text
+            positive, negative = (["True"], ["False"]) if boolean else (["Yes"], ["No"])
+        helper = f"{name}_p_value"
+        test = self.normality(helper, "p_value")
+        if test is None:
+            return None
+        case = {"when": [{"ref": helper, "test": "gt", "value": 0.05}], "label": positive[0]}
+        return [*test, {"op": "decision", "name": name, "cases": [case], "otherwise": negative[0]}]
+
+    def _skew_verdict_wanted(self, name: str, words: list[str]) -> bool:
+        if "coefficient" in words or "value" in words:
+            return False
+        options = [o.lower() for o in _options(name, self.question)]
+        directional = any(re.search(r"positive|negative|right|left|symmetric", o) for o in options)
+        yes_no = "normal" in words or "is" in words
+        return directional or (yes_no and "shapiro" not in self.text and "kolmogorov" not in self.text)
+
+    def skew_verdict(self, name: str) -> Steps | None:
+        """Skewness direction (positive / negative / none, at the stated threshold, else 0) or, for a
+        yes/no normality verdict, whether the skewness lies within the stated range."""
+        column = self.numeric[0] if self.numeric else None
+        if column is None:
+            return None
+        limits = sorted({abs(float(m)) for m in _FRACTION.findall(self.question) if 0.0 < abs(float(m)) < 5.0})
+        limit = limits[0] if limits else 0.0
+        helper = f"{name}_skewness"
+        skew: dict[str, Any] = {"op": "aggregate", "name": helper, "column": column, "fn": "skew", "round": self.digits}
+        if "pandas" in self.text:
+            skew["bias_corrected"] = True
+        options = _options(name, self.question)
+        right = next((o for o in options if re.search(r"positive|right", o, re.IGNORECASE)), None)
+        left = next((o for o in options if re.search(r"negative|left", o, re.IGNORECASE)), None)
+        if right and left:
+            neutral = next((o for o in options if o not in (right, left)), "symmetric")
+            cases = [
+                {"when": [{"ref": helper, "test": "gt", "value": limit}], "label": right},
+                {"when": [{"ref": helper, "test": "lt", "value": -limit}], "label": left},
+            ]
+            return [skew, {"op": "decision", "name": name, "cases": cases, "otherwise": neutral}]
+        if not limits:
+            return None
+        positive, negative = _split_options(options)
+        yes, no = (positive[0], negative[0]) if positive and negative else ("Yes", "No")
+        case = {"when": [{"ref": helper, "test": "le", "value": limit, "absolute": True}], "label": yes}
+        return [skew, {"op": "decision", "name": name, "cases": [case], "otherwise": no}]
+
+    def _pair_steps(self, r: str, p: str | None = None) -> Steps:
+        x, y = self.numeric[:2]
+        method = self._method()
+        steps: Steps = [{"op": "correlation", "name": r, "x": x, "y": y, "method": method}]
+        if p is not None:
+            steps.append({"op": "correlation", "name": p, "x": x, "y": y, "method": method, "statistic": "p_value"})
+        return steps
+
+    def strength(self, name: str) -> Steps | None:
+        """strong / moderate / weak by |r|, at the two thresholds the question states (e.g. 0.3 and 0.7)."""
+        options = [o.lower() for o in _options(name, self.question)]
+        limits = sorted({float(m) for m in _FRACTION.findall(self.question) if 0.0 < float(m) < 1.0})
+        if not {"strong", "moderate", "weak"} <= set(options) or len(limits) != 2:
+            return None
+        r = f"{name}_r"
+        cases = [
+            {"when": [{"ref": r, "test": "ge", "value": limits[1], "absolute": True}], "label": "strong"},
+            {"when": [{"ref": r, "test": "ge", "value": limits[0], "absolute": True}], "label": "moderate"},
+        ]
+        return [*self._pair_steps(r), {"op": "decision", "name": name, "cases": cases, "otherwise": "weak"}]
+
+    def direction(self, name: str) -> Steps | None:
+        """Positive / negative correlation in the question's words; "no significant …" when p ≥ 0.05 and
+        such an option is listed; the remaining option ("no correlation") when r is 0."""
+        options = _options(name, self.question)
+        positive = next((o for o in options if re.search(r"positive", o, re.IGNORECASE)), None)
+        negative = next((o for o in options if re.search(r"negative", o, re.IGNORECASE)), None)
+        if positive is None or negative is None:
+            return None
+        insignificant = next((o for o in options if re.search(r"significan", o, re.IGNORECASE)), None)
+        neutral = next((o for o in options if o not in (positive, negative, insignificant)), insignificant or "none")
+        r, p = f"{name}_r", f"{name}_p"
+        cases: Steps = []
+        if insignificant is not None:
+            cases.append({"when": [{"ref": p, "test": "ge", "value": 0.05}], "label": insignificant})
+        cases.append({"when": [{"ref": r, "test": "gt", "value": 0.0}], "label": positive})
+        cases.append({"when": [{"ref": r, "test": "lt", "value": 0.0}], "label": negative})
+        return [*self._pair_steps(r, p), {"op": "decision", "name": name, "cases": cases, "otherwise": neutral}]
+
+    def significance(self, name: str) -> Steps | None:
+        """Whether the correlation is significant (p < 0.05), in the question's words (else true/false)."""
+        positive, negative = _split_options(_options(name, self.question))
+        yes, no = (positive[0], negative[0]) if positive and negative else ("true", "false")
+        p = f"{name}_p"
+        case = {"when": [{"ref": p, "test": "lt", "value": 0.05}], "label": yes}
+        return [*self._pair_steps(f"{name}_r", p), {"op": "decision", "name": name, "cases": [case], "otherwise": no}]
+
+    def relationship(self, name: str) -> Steps | None:
+        """DABench's verdict: linear (p < 0.05, |r| >= 0.5), nonlinear (p < 0.05), else none."""
+        options = [o.lower() for o in _options(name, self.question)]
+        if not {"linear", "nonlinear", "none"} <= set(options):
+            return None
+        r, p = f"{name}_r", f"{name}_p"
+        return [
+            *self._pair_steps(r, p),
+            {
+                "op": "decision",
+                "name": name,
+                "cases": [
+                    {
+                        "when": [
+                            {"ref": p, "test": "lt", "value": 0.05},
+                            {"ref": r, "test": "ge", "value": 0.5, "absolute": True},
+                        ],
+                        "label": "linear",
+                    },
+                    {"when": [{"ref": p, "test": "lt", "value": 0.05}], "label": "nonlinear"},
+                ],
+                "otherwise": "none",
+            },
+        ]
+
+
+def _FN_WORDS_IN(words: list[str]) -> bool:  # noqa: N802 - reads as a predicate on the fn words
+    return any(k in words for keys, _ in _FN_WORDS for k in keys)
+
+
+def _pick_group(rest: list[str], column: str, values: list[Any]) -> Any | None:
+    """The value of ``column`` the name's remaining words select, or None when they select none."""
+    words = {_stem(w) for w in rest}
+    negated = bool(words & _NEGATIONS)
+    if all(isinstance(v, bool) for v in values) or sorted(map(str, values)) in (["0", "1"], ["0.0", "1.0"]):
+        own = {_stem(w) for w in _tokens(column)}
+        if any(w[:5] == o[:5] for w in words for o in own if len(w) >= 5 and len(o) >= 5):
+            truthy = True if all(isinstance(v, bool) for v in values) else 1
+            falsy = False if truthy is True else 0
+            return falsy if negated else truthy
+        return None
+    texts = [v for v in values if isinstance(v, str)]
+    best: tuple[int, Any] | None = None
+    for value in texts:
+        own = {_stem(w) for w in _tokens(value)}
+        if own and own <= words and (best is None or len(own) > best[0]):
+            best = (len(own), value)
+    if best is not None:
+        return best[1]
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    for word in rest:
+        wanted = _ORDINALS.get(word) or (int(word) if word.isdigit() else None)
+        if wanted is not None and any(float(v) == wanted for v in numbers):
+            return wanted
+    return None

@@ -1,0 +1,265 @@
+"""The rule planner's families, each on a small table: the question's words → the plan's operations, and
+the executed answer checked against pandas/scipy computed here."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from insight.analysis.plan.answer import TableQuestions
+from insight.analysis.plan.rules import RulePlanner, answer_names
+from insight.analysis.plan.validation import table_kinds
+from insight.config import TablePlanSettings
+from insight.prompts import PromptRegistry
+
+
+@pytest.fixture
+def passengers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Pclass": [1, 1, 2, 2, 3, 3, 3, 1, 2, 3],
+            "Survived": [1, 0, 1, 0, 0, 0, 1, 1, 0, 0],
+            "SibSp": [1, 0, 0, 1, 3, 0, 1, 0, 2, 0],
+            "Parch": [0, 0, 1, 0, 1, 0, 2, 0, 0, 0],
+            "Age": [38.0, 5.0, 14.0, 61.0, 27.0, np.nan, 45.0, 16.0, 33.0, 70.0],
+            "Fare": [71.3, 30.0, 13.0, 10.5, 7.9, 8.05, 512.3, 26.0, 21.0, 7.75],
+            "Embarked": ["Southampton", "Cherbourg", "Southampton", "Queenstown", "Southampton"] * 2,
+        }
+    )
+
+
+def ask(frame: pd.DataFrame, prompts: PromptRegistry, question: str) -> tuple[list[str], dict[str, str]]:
+    answer = asyncio.run(TableQuestions(TablePlanSettings(), prompts, None).answer(frame, question))
+    assert answer.supported, answer.reason
+    assert answer.plan is not None
+    return [step.op for step in answer.plan.steps], {v.name: v.text for v in answer.values}
+
+
+def test_a_new_column_from_adding_two_columns_then_its_mean_by_group(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = (
+        'Create a new feature called "FamilySize" by adding the "SibSp" and "Parch" columns together. What is '
+        "the mean FamilySize for passengers who survived versus passengers who did not survive? "
+        "@mean_familysize_survived[a] @mean_familysize_did_not_survive[b], rounded to 2 decimal places."
+    )
+    ops, values = ask(passengers, prompts, question)
+    size = passengers.SibSp + passengers.Parch
+    assert ops == ["arithmetic", "aggregate", "aggregate"]
+    assert values == {
+        "mean_familysize_survived": f"{size[passengers.Survived == 1].mean():.2f}",
+        "mean_familysize_did_not_survive": f"{size[passengers.Survived == 0].mean():.2f}",
+    }
+
+
+def test_a_difference_subtracts_the_second_column_named_from_the_first(prompts: PromptRegistry) -> None:
+    frame = pd.DataFrame({"batting_average": [0.27, 0.25, 0.3], "on_base_percentage": [0.33, 0.31, 0.36]})
+    question = (
+        'Create a new feature called "gap" as the difference between batting average and on-base percentage. '
+        "Subtract each player's on-base percentage from their batting average. @mean[m] rounded to three "
+        "decimal places."
+    )
+    ops, values = ask(frame, prompts, question)
+    assert ops == ["arithmetic", "aggregate"]
+    assert values == {"mean": f"{(frame.batting_average - frame.on_base_percentage).mean():.3f}"}
+
+
+def test_a_percentage_change_column_and_days_between_two_date_columns(prompts: PromptRegistry) -> None:
+    prices = pd.DataFrame({"Close": [10.0, 11.0, 9.9, 10.5]})
+    ops, values = ask(
+        prices,
+        prompts,
+        'Create a new column called "Daily Return", the percentage change in the "Close" price. '
+        "@daily_return_mean[m] rounded to two decimal places.",
+    )
+    assert ops == ["transform", "aggregate"]
+    assert values == {"daily_return_mean": f"{(prices.Close.pct_change() * 100).mean():.2f}"}
+    budget = pd.DataFrame({"year_start": ["10/1/2016", "1/1/2017"], "year_end": ["9/30/2017", "12/31/2017"]})
+    ops, values = ask(
+        budget,
+        prompts,
+        "Calculate the duration in days by subtracting the year_start from year_end. @average_duration[days]",
+    )
+    assert ops == ["date_diff", "aggregate"]
+    assert values == {"average_duration": "364"}
+
+
+def test_names_that_differ_by_a_group_pick_it_ordinal_words_included(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = (
+        "What is the average age in each ticket class (Pclass)? @first_class_average_age[a] "
+        "@third_class_average_age[c], rounded to two decimal places."
+    )
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["aggregate", "aggregate"]
+    ages = passengers.groupby("Pclass").Age.mean()
+    assert values == {"first_class_average_age": f"{ages[1]:.2f}", "third_class_average_age": f"{ages[3]:.2f}"}
+
+
+def test_groups_defined_by_ranges_become_a_bin_column(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "Create a new column called \"AgeGroup\" that puts the passengers' age into 'Child' (0-12 years old), "
+        "'Teenager' (13-19 years old), 'Adult' (20-59 years old), and 'Elderly' (60 years old and above). "
+        "Then the mean fare for each age group. @mean_fare_child[x] @mean_fare_elderly[y] rounded to 2 "
+        "decimal places."
+    )
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["bin", "aggregate", "aggregate"]
+    assert values == {
+        "mean_fare_child": f"{passengers.Fare[passengers.Age <= 12].mean():.2f}",
+        "mean_fare_elderly": f"{passengers.Fare[passengers.Age >= 60].mean():.2f}",
+    }
+
+
+def test_a_quoted_value_of_one_column_filters_and_missing_values_are_filled(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = (
+        "Among the passengers who embarked at 'Southampton', fill the missing values of Age with the median age. "
+        "@std_age[s] rounded to two decimal places."
+    )
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["fill_missing", "filter", "aggregate"]
+    filled = passengers.Age.fillna(passengers.Age.median())
+    assert values == {"std_age": f"{filled[passengers.Embarked == 'Southampton'].std():.2f}"}
+
+
+def test_outliers_counted_before_removal_and_rows_left_after(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "Identify and remove the outliers of Fare by the Z-score method, a z-score greater than 2. "
+        "@number_of_outliers[n] @number_of_entries_left[m] @mean_fare_without_outliers[f], rounded to two "
+        "decimal places."
+    )
+    ops, values = ask(passengers, prompts, question)
+    z = (passengers.Fare - passengers.Fare.mean()) / passengers.Fare.std(ddof=0)
+    kept = passengers.Fare[z.abs() <= 2]
+    assert ops == ["outlier_count", "remove_outliers", "row_count", "aggregate"]
+    assert values == {
+        "number_of_outliers": str(int((z.abs() > 2).sum())),
+        "number_of_entries_left": str(len(kept)),
+        "mean_fare_without_outliers": f"{kept.mean():.2f}",
+    }
+
+
+def test_the_share_of_missing_values_in_percent(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    ops, values = ask(
+        passengers,
+        prompts,
+        'What is the percentage of missing values in the "Age" column? @missing_percentage[p] rounded to two '
+        "decimal places.",
+    )
+    assert ops == ["aggregate"]
+    assert values == {"missing_percentage": f"{passengers.Age.isna().mean() * 100:.2f}"}
+
+
+def test_skewness_verdicts_in_the_questions_words(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    skew = stats.skew(passengers.Fare)
+    ops, values = ask(
+        passengers,
+        prompts,
+        "Is the distribution of Fare skewed? @skewness_coefficient[c] @skewness_type[t] where t is "
+        '"Positive Skewness", "Negative Skewness", or "No Skewness". Round to two decimal places.',
+    )
+    assert ops == ["aggregate", "aggregate", "decision"]
+    assert values["skewness_coefficient"] == f"{skew:.2f}"
+    assert values["skewness_type"] == ("Positive Skewness" if skew > 0 else "Negative Skewness")
+    ops, values = ask(
+        passengers,
+        prompts,
+        "Check if Fare is normal: assume a normal distribution if skewness is between -0.5 and 0.5. "
+        '@is_normal[answer] "Yes" or "No".',
+    )
+    assert ops == ["aggregate", "decision"]
+    assert values["is_normal"] == ("Yes" if abs(skew) <= 0.5 else "No")
+
+
+def test_correlation_direction_and_the_pair_a_name_spells(prompts: PromptRegistry) -> None:
+    frame = pd.DataFrame({"X": [1.0, 2, 3, 4, 5], "Y": [2.0, 1, 4, 3, 6], "Z": [5.0, 4, 3, 2, 1]})
+    ops, values = ask(
+        frame,
+        prompts,
+        "Correlation of X and Y and of X and Z. @correlation_XY[a] @correlation_XZ[b] rounded to two decimal places.",
+    )
+    assert ops == ["correlation", "correlation"]
+    assert values == {"correlation_XY": f"{frame.X.corr(frame.Y):.2f}", "correlation_XZ": "-1.00"}
+    frame = frame.rename(columns={"X": "Height", "Z": "Weight"})
+    ops, values = ask(
+        frame,
+        prompts,
+        'Is there a correlation between Height and Weight? @correlation_type[t] either "Positive Correlation", '
+        '"Negative Correlation", "No Correlation", or "No Significant Correlation".',
+    )
+    assert ops[-1] == "decision" and values["correlation_type"] == "Negative Correlation"
+
+
+def test_columns_named_in_other_words(prompts: PromptRegistry) -> None:
+    frame = pd.DataFrame(
+        {
+            "avg. num. agents talking": [1.0, 2.0, 3.0, 4.0],
+            "avg. wait time": ["00:00:10", "00:00:30", "00:01:00", "00:00:50"],
+            "SizeRank": [4, 3, 2, 1],
+        }
+    )
+    ops, values = ask(
+        frame,
+        prompts,
+        "Convert the average waiting time to seconds; correlation of the average number of agents talking "
+        "and the average wait time. @correlation_coefficient[r] rounded to three decimal places.",
+    )
+    seconds = pd.Series([10.0, 30.0, 60.0, 50.0])
+    assert ops == ["transform", "correlation"]
+    assert values == {"correlation_coefficient": f"{frame['avg. num. agents talking'].corr(seconds):.3f}"}
+    plan = RulePlanner().plan("What is the mean size rank? @mean_size_rank[m]", table_kinds(frame), frame)
+    assert plan is not None and plan.steps[0].model_dump()["column"] == "SizeRank"
+
+
+def test_the_group_or_the_row_at_an_extreme(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    ops, values = ask(
+        passengers,
+        prompts,
+        "Which port has the highest average fare? @embarked_with_highest_average_fare[port]",
+    )
+    assert ops == ["top_group"]
+    assert values == {"embarked_with_highest_average_fare": passengers.groupby("Embarked").Fare.mean().idxmax()}
+    ops, values = ask(
+        passengers, prompts, "What is the Age of the passenger with the highest Fare? @age_of_passenger[a]"
+    )
+    assert ops == ["value_at_extreme"]
+    assert values == {"age_of_passenger": "45"}
+
+
+def test_an_unclosed_last_answer_is_still_a_name() -> None:
+    assert answer_names("@a[x] and @missing_values_per_column[{'A': 1, 'B'") == ["a", "missing_values_per_column"]
+
+
+def test_a_rule_plan_that_does_not_run_is_a_refusal_with_its_reason(prompts: PromptRegistry) -> None:
+    frame = pd.DataFrame({"Fare": [np.nan, np.nan], "Sex": ["a", "b"]})
+    answer = asyncio.run(
+        TableQuestions(TablePlanSettings(), prompts, None).answer(frame, "The mean fare? @mean_fare[m]")
+    )
+    assert not answer.supported and answer.refused
+    assert answer.reason is not None and "does not run on this table" in answer.reason
+    assert answer.plan is not None and not answer.values
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "@mean_fare_child[x] without any groups defined, rounded to 2 decimal places.",
+        "Which port is best? @port_type[t]",
+    ],
+)
+def test_names_without_a_rule_stay_open(passengers: pd.DataFrame, question: str) -> None:
+    skeleton = RulePlanner().skeleton(question, table_kinds(passengers), passengers)
+    assert skeleton is not None
+    if question.startswith("Which"):
+        assert skeleton.missing == ["port_type"]
+    else:
+        steps: Any = skeleton.measures["mean_fare_child"]
+        assert steps is not None and "by" not in steps[-1]
