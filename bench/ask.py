@@ -15,7 +15,7 @@ and prints them as ``INSIGHT_ANSWER__…`` settings. The report run measures, on
 - retrieval R@1/R@5 of the gold paragraph (hybrid search) and R@1 after sentence re-ranking;
 - extractive: gold paragraph among the citations, gold answer contained in the answer sentence(s),
   SQuAD EM/F1 of the sentences, found precision/recall on pairs with/without the gold paragraph;
-- generative on the local model (``--generative N``: the first N report-half questions in file order):
+- generative on the local model (``--generative N``: N report-half questions, every ``--generative-every``-th):
   EM/F1, verified share, and the share of answers whose numbers and names are all in the cited sentences;
 - ``/ask`` latency over HTTP (extractive, a uvicorn process of its own) on ``--http-store``'s collection
   (default: this store), and the generative latency from the sample above.
@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from insight.config import AnswerSettings, EmbeddingSettings, Settings, VectorStoreSettings  # noqa: E402
-from insight.evaluation.squad import exact_match, squad_f1  # noqa: E402
+from insight.evaluation.squad import article_half, exact_match, squad_f1  # noqa: E402
 from insight.rag.answer import Answer, Answerer, build_answerer, extractive_answer, relevant  # noqa: E402
 from insight.rag.extractive import (  # noqa: E402
     FEATURES,
@@ -66,7 +66,7 @@ class Question:
 
     @property
     def half(self) -> str:
-        return "tune" if int(self.gold_doc.split("_")[0]) % 2 == 0 else "report"
+        return article_half(self.gold_doc)
 
 
 def questions(data: Path) -> list[Question]:
@@ -401,6 +401,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions of the half (smoke runs)")
     parser.add_argument("--generative", type=int, default=40, help="report-half questions answered by the local model")
     parser.add_argument(
+        "--generative-every",
+        type=int,
+        default=65,
+        help="the generative sample is every n-th question of the half (65: the 40 of the ask-squad suites)",
+    )
+    parser.add_argument(
         "--generative-budget-s", type=float, default=1800.0, help="stop the generative sample after this long"
     )
     parser.add_argument("--http-only", action="store_true", help="only the /ask HTTP latency")
@@ -453,7 +459,8 @@ def main() -> None:
         answerer = build_answerer(
             settings.search, rag, LLMSlot(settings.llm, prompts=prompts), prompts, answer=answer_settings
         )
-        result |= generative(answerer, args.collection, qs[: args.generative], args.generative_budget_s)
+        sample = qs[:: args.generative_every][: args.generative]
+        result |= generative(answerer, args.collection, sample, args.generative_budget_s)
     if not args.skip_http:
         http_store = args.http_store or store
         http_collection = args.http_collection or args.collection

@@ -116,3 +116,32 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+SQUAD_PARAGRAPHS = {
+    "00_000": ("Passwords", "Passwords must be at least 14 characters long. They are rotated every year."),
+    "01_000": ("Travel", "Hotels in Lisbon are capped at 180 euros per night. Taxes are paid on top."),
+    "01_001": ("Retention", "Raw event logs are kept for 13 months. After that they are purged."),
+}
+SQUAD_QUESTIONS = [
+    ("s1", "How long must passwords be at least?", "00_000", ["14 characters", "at least 14 characters"]),
+    ("s2", "What are hotels in Lisbon capped at per night?", "01_000", ["180 euros"]),
+    ("s3", "How long are raw event logs kept?", "01_001", ["13 months"]),
+]
+
+
+@pytest.fixture
+def squad_folder(tmp_path: Path) -> Path:
+    """A SQuAD-layout folder: article 00 is in the tuning half, article 01 in the report half."""
+    folder = tmp_path / "squad"
+    folder.mkdir()
+
+    def jsonl(name: str, rows: list[dict[str, Any]]) -> None:
+        (folder / name).write_bytes(b"\n".join(orjson.dumps(row) for row in rows) + b"\n")
+
+    jsonl("corpus.jsonl", [{"_id": i, "title": t, "text": x} for i, (t, x) in SQUAD_PARAGRAPHS.items()])
+    jsonl("queries.jsonl", [{"_id": q, "text": text} for q, text, _, _ in SQUAD_QUESTIONS])
+    jsonl("answers.jsonl", [{"_id": q, "gold_doc": d, "answers": a} for q, _, d, a in SQUAD_QUESTIONS])
+    qrels = "".join(f"{q}\t{d}\t1\n" for q, _, d, _ in SQUAD_QUESTIONS)
+    (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels)
+    return folder

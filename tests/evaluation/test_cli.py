@@ -61,6 +61,12 @@ def test_list_and_compare(env: Path) -> None:
     assert compared.exit_code == 0, compared.output
     assert "reachable (pass)" in compared.output and "comparison.png" in compared.output
 
+    assert runner.invoke(app, ["eval", "run", "unreachable"]).exit_code == 1  # tracked, its gate failed
+    both = runner.invoke(app, ["eval", "compare", "reachable", "unreachable"])
+    assert both.exit_code == 0, both.output
+    assert "reachable vs unreachable" in both.output
+    assert "reachable (pass)" in both.output and "unreachable (fail)" in both.output
+
 
 def test_unreachable_tracking_is_reported_not_a_traceback(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSIGHT_TRACKING__URI", "http://127.0.0.1:9")

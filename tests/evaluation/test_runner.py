@@ -15,14 +15,16 @@ from insight.config import Settings
 from insight.errors import ConfigError, SuiteInvalid
 from insight.evaluation import Evaluator, RunResult, load_suite_file
 from insight.evaluation.cache import OutputCache
+from insight.evaluation.squad import normalise_answer
 from insight.evaluation.suites import LoadedSuite
 from insight.predictor.config import load_model_config
 from insight.predictor.data import load_dataset, split_dataset
 from insight.predictor.service import Predictor
 from insight.prompts import PromptRegistry
+from insight.rag.service import RagService
 from tests.analysis.fakes import tool_reply
 from tests.conftest import REPO_ROOT
-from tests.evaluation.conftest import MakeEvaluator, write_suite
+from tests.evaluation.conftest import SQUAD_QUESTIONS, MakeEvaluator, write_suite
 from tests.evaluation.fakes import all_text, citing_answerer, faithful_analyst, inventing_analyst
 
 ANALYSIS_DATA = REPO_ROOT / "eval" / "datasets" / "analysis_sklearn.jsonl"
@@ -428,3 +430,69 @@ def test_predictor_suite_refuses_a_model_trained_on_other_data(
     evaluator = Evaluator(settings, prompts, predictor=lambda: other, cache=OutputCache(None))
     with pytest.raises(ConfigError, match="data is not what the served model"):
         run(evaluator, predictor_suite(tmp_path))
+
+
+def _no_model(_settings: Any) -> Any:
+    raise AssertionError("an extractive suite must not build a chat client")
+
+
+def test_an_extractive_squad_suite_scores_the_answer_sentences_without_a_model(
+    settings: Settings, prompts: PromptRegistry, rag: RagService, tmp_path: Path, squad_folder: Path
+) -> None:
+    loaded = load_suite_file(
+        write_suite(
+            tmp_path / "suites",
+            name="ask-squad-ci",
+            kind="ask",
+            answer_mode="extractive",
+            dataset={"squad": squad_folder, "half": "all", "every": 1},
+            collection="squad-ci",
+            top_k=3,
+            metrics=["exact_match", "squad_f1", "answer_contained", "gold_cited", "citation_precision", "found_rate"],
+            targets=[{"metric": "gold_cited", "op": ">=", "value": 0.5}],
+        )
+    )
+    evaluator = Evaluator(settings, prompts, llm_factory=_no_model, rag_factory=lambda: rag, cache=OutputCache(None))
+    (result,) = run(evaluator, loaded)
+    assert result.model is None and result.prompt is None and result.label == "ask-squad-ci"
+    assert [c.case_id for c in result.cases] == ["s1", "s2", "s3"]
+    for case, (_, _, gold, answers) in zip(result.cases, SQUAD_QUESTIONS, strict=True):
+        assert case.scores["gold_cited"] == float(gold in case.detail["cited"])
+        contained = any(normalise_answer(a) in normalise_answer(case.output) for a in answers)
+        assert case.scores["answer_contained"] == float(contained)
+        assert case.scores["exact_match"] == 0.0  # a whole sentence is never the short gold answer
+        assert 0.0 < case.scores["squad_f1"] < 1.0 or not contained
+        assert case.input_tokens == 0  # no model call
+    # every sentence names its paragraph's subject: the lexical match finds each one
+    assert result.metrics["gold_cited"].value == 1.0 and result.metrics["answer_contained"].value == 1.0
+    assert result.passed
+
+
+def test_an_ask_suite_without_gold_answers_leaves_the_span_metrics_unmeasured(
+    make_evaluator: MakeEvaluator, tmp_path: Path, corpus: Path, qa_dataset: Path
+) -> None:
+    loaded = ask_suite(
+        tmp_path, "ask-spans", 1, corpus, qa_dataset, top_k=3, metrics=["exact_match", "citation_recall"]
+    )
+    evaluator, _ = make_evaluator(citing_answerer)
+    (result,) = run(evaluator, loaded)
+    assert result.metrics["exact_match"].value is None
+    assert result.metrics["exact_match"].reasons == {"no_gold_answers": 3, "no_judgements": 1}
+
+
+def test_every_nth_case_spreads_a_sample_over_the_dataset(
+    settings: Settings, prompts: PromptRegistry, tmp_path: Path, squad_folder: Path
+) -> None:
+    loaded = load_suite_file(
+        write_suite(
+            tmp_path / "suites",
+            name="ask-every",
+            kind="ask",
+            answer_mode="extractive",
+            dataset={"squad": squad_folder, "half": "all", "every": 2},
+            collection="c",
+            metrics=["exact_match"],
+        )
+    )
+    dataset = Evaluator(settings, prompts).dataset(loaded.suite)
+    assert [c["id"] for c in dataset.cases] == ["s1", "s3"] and dataset.name == "squad-all-every-2"

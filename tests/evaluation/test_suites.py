@@ -60,6 +60,30 @@ def test_a_suite_is_identified_by_its_bytes(tmp_path: Path) -> None:
             "exactly one",
         ),
         ({"kind": "predictor", "metrics": ["accuracy"], "surprise": 1}, "Extra inputs"),
+        (
+            {"kind": "ask", "metrics": ["exact_match"], "dataset": {"path": "x"}, "collection": "c"},
+            "needs 'prompt'",
+        ),
+        (
+            {"kind": "ask", "answer_mode": "extractive", "prompt": {"name": "rag_answer"}}
+            | {"metrics": ["exact_match"], "dataset": {"path": "x"}, "collection": "c"},
+            "calls no model",
+        ),
+        (
+            {"kind": "ask", "answer_mode": "generative", "prompt": {"name": "rag_answer"}}
+            | {"metrics": ["exact_match"], "dataset": {"path": "x"}, "collection": "c"},
+            "answers with prompt 'rag_extract'",
+        ),
+        (
+            {"kind": "retrieval", "answer_mode": "extractive", "metrics": ["ndcg@10"]}
+            | {"dataset": {"path": "x"}, "collection": "c"},
+            "only kind 'ask'",
+        ),
+        (
+            {"kind": "ask", "answer_mode": "extractive", "metrics": ["gold_cited"], "collection": "c"}
+            | {"dataset": {"path": "x", "squad": "y"}},
+            "exactly one",
+        ),
     ],
 )
 def test_invalid_suites_name_the_problem(tmp_path: Path, fields: dict[str, object], problem: str) -> None:
@@ -67,6 +91,24 @@ def test_invalid_suites_name_the_problem(tmp_path: Path, fields: dict[str, objec
     path.write_text(yaml.safe_dump({"name": "bad", **fields}))
     with pytest.raises(SuiteInvalid, match=problem):
         load_suite_file(path)
+
+
+def test_an_extractive_ask_suite_needs_no_prompt_or_model(tmp_path: Path) -> None:
+    suite = load_suite_file(
+        write_suite(
+            tmp_path,
+            name="ask-extract",
+            kind="ask",
+            answer_mode="extractive",
+            dataset={"squad": "data/squad", "half": "tune"},
+            collection="c",
+            metrics=["exact_match", "gold_cited"],
+        )
+    ).suite
+    assert suite.prompt is None and not suite.calls_model
+    assert suite.dataset is not None and suite.dataset.half == "tune" and not suite.dataset.is_beir
+    judged = suite.model_copy(update={"metrics": ["exact_match", "judge_relevance"]})
+    assert judged.calls_model  # the judge is a model
 
 
 def test_find_suite_by_name_or_path(tmp_path: Path) -> None:

@@ -179,27 +179,33 @@ def run(
 
 @eval_app.command("compare")
 def compare(
-    suite: Annotated[str, typer.Argument(help="suite name or path")],
+    suites: Annotated[
+        list[str], typer.Argument(help="suite name or path; several set their runs side by side (same dataset)")
+    ],
 ) -> None:
-    """The latest run of each prompt version side by side; the plot is saved as an MLflow artifact."""
+    """The latest run of each prompt version side by side (of one suite, or of several: e.g. the answer modes
+    of one dataset); the plot is saved as an MLflow artifact."""
     from insight.evaluation.suites import find_suite
     from insight.evaluation.tracking import compare as compare_runs
 
     settings = load_settings()
     try:
-        loaded = find_suite(suite, settings.evaluation.suites_dir)
-        runs, plot_run = compare_runs(loaded.suite.name, loaded.suite.metrics, settings)
+        loaded = [find_suite(suite, settings.evaluation.suites_dir).suite for suite in suites]
+        names = [suite.name for suite in loaded]
+        metrics = list(dict.fromkeys(metric for suite in loaded for metric in suite.metrics))
+        runs, plot_run = compare_runs(names, metrics, settings)
     except InsightError as exc:
         raise _fail(exc) from exc
+    title = " vs ".join(names)
     if not runs:
-        console.print(f"no tracked runs of {loaded.suite.name} yet: run `insight eval run {loaded.suite.name}`")
+        console.print(f"no tracked runs of {title} yet: run `insight eval run {names[0]}`")
         raise typer.Exit(EXIT_MISSED)
-    table = Table(title=f"{loaded.suite.name}: latest run per version")
+    table = Table(title=f"{title}: latest run per version")
     table.add_column("metric")
     table.add_column("target")
     for run in runs:
         table.add_column(f"{run.label} ({run.gate})")
-    for metric in loaded.suite.metrics:
+    for metric in metrics:
         target = next((r.targets.get(metric) for r in runs if r.targets.get(metric)), "")
         cells = []
         for run in runs:

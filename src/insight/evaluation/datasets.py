@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from insight.errors import SuiteInvalid
+from insight.evaluation.squad import article_half
 from insight.hashing import BLOCK
 
 
@@ -111,6 +112,42 @@ def load_beir(folder: Path, split: str) -> Dataset:
     if not cases:
         raise SuiteInvalid(f"{folder}: no judged queries for split {split!r}")
     return Dataset(f"{folder.name}-{split}", cases, _sha256([corpus, queries_path, qrels_path]), str(folder), corpus)
+
+
+def load_squad(folder: Path, half: str) -> Dataset:
+    """One half of a SQuAD-layout folder (BEIR files plus ``answers.jsonl``: ``{"_id", "gold_doc", "answers"}``)
+    as cases ``{"id", "query", "relevant": {gold_doc: 1}, "answers": [...]}``; ``half`` is ``tune``, ``report``
+    or ``all`` (``article_half``)."""
+    corpus, queries_path, _ = beir_files(folder, "test")
+    answers_path = folder / "answers.jsonl"
+    if not answers_path.is_file():
+        raise SuiteInvalid(f"SQuAD folder {folder} lacks answers.jsonl")
+    texts = {str(q["_id"]): str(q["text"]) for q in _records(queries_path)}
+    cases = []
+    for number, record in enumerate(_records(answers_path), 1):
+        qid, gold = str(record.get("_id")), str(record.get("gold_doc"))
+        answers = record.get("answers")
+        if qid not in texts or not isinstance(answers, list) or not answers:
+            raise SuiteInvalid(f"{answers_path}:{number}: needs an _id of queries.jsonl, gold_doc and answers")
+        try:
+            in_half = half == "all" or article_half(gold) == half
+        except ValueError as exc:
+            raise SuiteInvalid(f"{answers_path}:{number}: {exc}") from exc
+        if in_half:
+            cases.append({"id": qid, "query": texts[qid], "relevant": {gold: 1}, "answers": [str(a) for a in answers]})
+    if not cases:
+        raise SuiteInvalid(f"{folder}: no questions in half {half!r}")
+    _unique_ids(cases, str(answers_path))
+    name = f"{folder.name}-{half}"
+    return Dataset(name, cases, _sha256([corpus, queries_path, answers_path]), str(folder), corpus)
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    for raw in path.read_bytes().splitlines():
+        if raw.strip():
+            record = orjson.loads(raw)
+            if isinstance(record, dict):
+                yield record
 
 
 def beir_corpus(path: Path) -> Iterator[dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,6 +26,7 @@ from insight.config import LLMSettings, Settings
 from insight.errors import (
     ConfigError,
     InsightError,
+    LLMNotConfigured,
     LLMRateLimited,
     LLMTimeout,
     LLMUnavailable,
@@ -33,7 +34,7 @@ from insight.errors import (
     SuiteInvalid,
 )
 from insight.evaluation.cache import OutputCache, cache_key
-from insight.evaluation.datasets import Dataset, beir_corpus, load_beir, load_jsonl
+from insight.evaluation.datasets import Dataset, beir_corpus, load_beir, load_jsonl, load_squad
 from insight.evaluation.metrics import (
     check_mape_defined,
     citation_scores,
@@ -46,6 +47,7 @@ from insight.evaluation.metrics import (
     token_f1,
     unique_docs,
 )
+from insight.evaluation.squad import exact_match, normalise_answer, squad_f1
 from insight.evaluation.stats import (
     MetricSummary,
     TargetResult,
@@ -54,7 +56,7 @@ from insight.evaluation.stats import (
     percentile_of,
     summarize,
 )
-from insight.evaluation.suites import JUDGE_METRICS, REGRESSOR_METRICS, LoadedSuite, Suite, at_k
+from insight.evaluation.suites import JUDGE_METRICS, REGRESSOR_METRICS, DatasetSpec, LoadedSuite, Suite, at_k
 from insight.llm.caching import CachingLLMClient, recording
 from insight.llm.client import LLMClient
 from insight.llm.slot import LLMSlot
@@ -217,10 +219,20 @@ class Evaluator:
         spec = suite.dataset
         if spec is None:
             raise SuiteInvalid(f"suite {suite.name} has no dataset")
+        dataset = self._load_dataset(suite, spec, data)
+        if spec.every > 1:
+            dataset = replace(dataset, name=f"{dataset.name}-every-{spec.every}", cases=dataset.cases[:: spec.every])
+        return dataset
+
+    def _load_dataset(self, suite: Suite, spec: DatasetSpec, data: Path | None) -> Dataset:
         if data is not None:
-            return load_beir(data, spec.split) if data.is_dir() else load_jsonl(data)
+            if not data.is_dir():
+                return load_jsonl(data)
+            return load_squad(data, spec.half) if spec.squad is not None else load_beir(data, spec.split)
         if spec.path is not None:
             return load_jsonl(spec.path)
+        if spec.squad is not None:
+            return load_squad(spec.squad, spec.half)
         folder = spec.beir or self.settings.evaluation.beir_dir
         if folder is None:
             raise SuiteInvalid(
@@ -263,7 +275,7 @@ class Evaluator:
         rag = await anyio.to_thread.run_sync(self._rag) if suite.kind in ("retrieval", "ask") else None
         if rag is not None:
             await anyio.to_thread.run_sync(self._ensure_corpus, rag, suite, dataset)
-        llm = await anyio.to_thread.run_sync(self._llm, suite) if suite.kind in ("analysis", "ask") else None
+        llm = await anyio.to_thread.run_sync(self._llm, suite) if suite.calls_model else None
         total = len(cases) * suite.repeats * max(1, len(prompts))
         done = 0
 
@@ -315,7 +327,7 @@ class Evaluator:
         """The scorer of a job's suite and prompt, on this evaluator's own services (an executor's worker)."""
         suite = job.suite
         rag = self._rag() if suite.kind in ("retrieval", "ask") else None
-        llm = self._llm(suite) if suite.kind in ("analysis", "ask") else None
+        llm = self._llm(suite) if suite.calls_model else None
         return self._scorer(suite, job.prompt, llm, rag)
 
     def _scorer(
@@ -325,7 +337,7 @@ class Evaluator:
             assert prompt is not None and llm is not None
             return AnalysisScorer(self, suite, prompt, llm).score
         if suite.kind == "ask":
-            assert prompt is not None and llm is not None and rag is not None
+            assert rag is not None and (llm is not None or not suite.calls_model)
             return AskScorer(self, suite, prompt, llm, rag).score
         assert rag is not None
         return RetrievalScorer(self, suite, rag).score
@@ -780,6 +792,30 @@ class AnalysisScorer:
         return record
 
 
+SPAN_METRICS = ("exact_match", "squad_f1", "answer_contained")
+
+
+def span_scores(answer: str, gold: Any) -> dict[str, float]:
+    """SQuAD exact match and token F1 (best over the gold answers), and whether a gold answer is contained in
+    the answer (normalised); nothing for a case without a list of gold ``answers``."""
+    if not isinstance(gold, list) or not gold:
+        return {}
+    golds = [str(g) for g in gold]
+    normalised = f" {normalise_answer(answer)} "
+    return {
+        "exact_match": max(exact_match(answer, g) for g in golds),
+        "squad_f1": max(squad_f1(answer, g) for g in golds),
+        "answer_contained": float(any(f" {normalise_answer(g)} " in normalised for g in golds)),
+    }
+
+
+class _NoModel:
+    """The chat-client slot of an extractive suite's answerer: it never calls the model."""
+
+    def require(self) -> Any:
+        raise LLMNotConfigured("an extractive ask suite calls no model")
+
+
 class AskScorer:
     """Scores what the ask service returns: the same ``Answerer`` (``build_answerer``) the API and the CLI use,
     with the suite's prompt version, called as ``POST /api/v1/ask`` calls it (``answer``). Its chat client is
@@ -791,20 +827,26 @@ class AskScorer:
     written from (``Answer.answered_context``: the chosen ones from ``rag_answer`` v2).
     """
 
-    def __init__(self, evaluator: Evaluator, suite: Suite, prompt: Prompt, llm: LLMClient, rag: RagService) -> None:
-        if set(prompt.input_variables) != {"context", "question"}:
+    def __init__(
+        self, evaluator: Evaluator, suite: Suite, prompt: Prompt | None, llm: LLMClient | None, rag: RagService
+    ) -> None:
+        if prompt is not None and set(prompt.input_variables) != {"context", "question"}:
             raise SuiteInvalid(f"prompt {prompt.name} v{prompt.version} must take exactly {{context}} and {{question}}")
         from insight.rag.answer import build_answerer
 
         self.suite = suite
-        self.llm = CachingLLMClient(llm, evaluator.cache)
+        self.llm: CachingLLMClient | None = CachingLLMClient(llm, evaluator.cache) if llm is not None else None
+        answer_settings = evaluator.settings.answer
+        if suite.answer_mode == "extractive":
+            answer_settings = answer_settings.model_copy(update={"mode": "extractive"})
         self.answerer = build_answerer(
             evaluator.settings.search,
             rag,
-            self.llm,
+            self.llm if self.llm is not None else _NoModel(),
             evaluator.prompts,
-            prompt_name=prompt.name,
-            prompt_version=prompt.version,
+            prompt_name=prompt.name if prompt is not None else None,
+            prompt_version=prompt.version if prompt is not None else None,
+            answer=answer_settings,
         )
         self.judge = evaluator.prompts.get(suite.judge_prompt) if suite.uses_judge else None
 
@@ -837,12 +879,20 @@ class AskScorer:
             record.scores["answer_f1"] = token_f1(answer.answer if answer.found else "", reference)
         else:
             record.unmeasured["answer_f1"] = "no_reference_answer"
+        spans = span_scores(answer.answer if answer.found else "", case.get("answers"))
+        record.scores |= spans
+        if not spans:
+            record.unmeasured |= dict.fromkeys(SPAN_METRICS, "no_gold_answers")
+        top_grade = max(relevant_docs.values())
+        record.scores["gold_cited"] = float(any(relevant_docs.get(doc) == top_grade for doc in cited))
         record.detail = {
             "relevant": relevant_docs,
             "ranking": unique_docs((hit.doc_id for hit in answer.passages), 100),
             "cited": cited,
             "invalid_markers": answer.invalid_citations,
         }
+        if answer.meta.get("requested_mode") == "generative":
+            record.detail["fallback_reason"] = answer.meta.get("fallback_reason")
         if self.judge is not None:
             await self._judge(record, query, answer.answered_context(), answer.answer, answer.found)
         return record
@@ -855,16 +905,17 @@ class AskScorer:
         if not relevant_docs:
             record.unmeasured["*"] = NO_JUDGEMENTS
             return record
-        record.scores |= {"citation_precision": 0.0, "citation_recall": 0.0, "found_rate": 0.0}
+        record.scores |= {"citation_precision": 0.0, "citation_recall": 0.0, "found_rate": 0.0, "gold_cited": 0.0}
         if isinstance(case.get("answer"), str) and case["answer"].strip():
             record.scores["answer_f1"] = 0.0
+        record.scores |= span_scores("", case.get("answers"))
         for metric in JUDGE_METRICS:
             record.unmeasured[metric] = "not_answered"
         return record
 
     async def _judge(self, record: CaseRecord, question: str, context: str, answer: str, found: bool) -> None:
         """The judge prompt on the caching client (a re-run replays the verdict too)."""
-        assert self.judge is not None
+        assert self.judge is not None and self.llm is not None  # a judged suite calls the model
         if not found:
             for metric in JUDGE_METRICS:
                 record.unmeasured[metric] = "not_answered"

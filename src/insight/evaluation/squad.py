@@ -23,3 +23,12 @@ def exact_match(prediction: str, reference: str) -> float:
 
 def squad_f1(prediction: str, reference: str) -> float:
     return overlap_f1(normalise_answer(prediction).split(), normalise_answer(reference).split())
+
+
+def article_half(doc_id: str) -> str:
+    """``tune`` for a paragraph of an even-numbered article (``"04_012"``: article 4), ``report`` for an odd one:
+    the fixed split of SQuAD-layout data into the half settings are fitted on and the half figures are reported on."""
+    article = doc_id.split("_", 1)[0]
+    if not article.isdigit():
+        raise ValueError(f"paragraph id {doc_id!r} does not start with an article number")
+    return "tune" if int(article) % 2 == 0 else "report"

@@ -29,7 +29,12 @@ ANALYSIS_METRICS = frozenset(
 ASK_METRICS = frozenset(
     {"citation_precision", "citation_recall", "answer_f1", "found_rate", "judge_faithfulness", "judge_relevance"}
     | {"latency_p50", "latency_p95", "input_tokens", "output_tokens"}
+    # cases with a list of gold ``answers`` (SQuAD): exact match and token F1 after SQuAD normalisation, the
+    # gold answer contained in the answer text, and the best-graded relevant document among the citations
+    | {"exact_match", "squad_f1", "answer_contained", "gold_cited"}
 )
+AnswerModeName = Literal["extractive", "generative", "passages"]
+PROMPT_OF_MODE: dict[str, str] = {"generative": "rag_extract", "passages": "rag_answer"}
 RETRIEVAL_METRICS = frozenset({"latency_p50", "latency_p95"})  # plus ndcg@k, recall@k, mrr@k, precision@k, map@k
 CLASSIFIER_METRICS = frozenset({"accuracy", "f1", "roc_auc", "precision", "recall"})
 # a regression model: R², errors in the target's unit (RMSE, MAE), MAPE as a fraction (0.1 = 10 %), and the
@@ -69,23 +74,31 @@ class ModelSpec(_Strict):
 
 
 class DatasetSpec(_Strict):
-    """A JSONL file (``path``), or a BEIR-layout folder (``beir``; null: from settings or ``--data``)."""
+    """A JSONL file (``path``), a BEIR-layout folder (``beir``; null: from settings or ``--data``), or a
+    SQuAD-layout folder (``squad``: BEIR files plus ``answers.jsonl``) of which one ``half`` is read."""
 
     path: Path | None = None
     beir: Path | None = None
     beir_from_settings: bool = False
+    squad: Path | None = None
     split: str = "test"
+    half: Literal["tune", "report", "all"] = Field(
+        default="report", description="squad: questions of even-numbered articles (tune), odd (report), or all"
+    )
+    every: int = Field(
+        default=1, ge=1, description="keep every n-th case: a sample spread over a large dataset, not its first lines"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSpec:
-        sources = sum([self.path is not None, self.beir is not None, self.beir_from_settings])
+        sources = sum([self.path is not None, self.beir is not None, self.beir_from_settings, self.squad is not None])
         if sources != 1:
-            raise ValueError("give exactly one of 'path', 'beir' or 'beir_from_settings: true'")
+            raise ValueError("give exactly one of 'path', 'beir', 'beir_from_settings: true' or 'squad'")
         return self
 
     @property
     def is_beir(self) -> bool:
-        return self.path is None
+        return self.path is None and self.squad is None
 
 
 class PlantedSpec(_Strict):
@@ -126,6 +139,11 @@ class Suite(_Strict):
     description: str = ""
     kind: Kind
     prompt: PromptSpec | None = None
+    answer_mode: AnswerModeName | None = Field(
+        default=None,
+        description="ask: how the answer is made, as /ask's answer_mode; extractive takes no prompt, generative "
+        "rag_extract, passages rag_answer (unset: from the prompt)",
+    )
     model: ModelSpec = Field(default_factory=ModelSpec)
     dataset: DatasetSpec | None = None
     collection: str | None = Field(
@@ -168,8 +186,18 @@ class Suite(_Strict):
         for target in self.targets:
             if target.metric not in self.metrics:
                 raise ValueError(f"target on {target.metric!r}, which is not in metrics")
-        if self.kind in ("analysis", "ask") and self.prompt is None:
+        if self.answer_mode is not None and self.kind != "ask":
+            raise ValueError("only kind 'ask' takes 'answer_mode'")
+        if self.kind == "ask" and self.answer_mode == "extractive":
+            if self.prompt is not None:
+                raise ValueError("answer_mode 'extractive' calls no model: remove 'prompt'")
+        elif self.kind in ("analysis", "ask") and self.prompt is None:
             raise ValueError(f"kind {self.kind!r} needs 'prompt'")
+        wanted = PROMPT_OF_MODE.get(self.answer_mode or "")
+        if wanted and self.prompt is not None and self.prompt.name != wanted:
+            raise ValueError(
+                f"answer_mode {self.answer_mode!r} answers with prompt {wanted!r}, not {self.prompt.name!r}"
+            )
         if self.kind in ("retrieval", "predictor", "insights") and self.prompt is not None:
             raise ValueError(f"kind {self.kind!r} uses no prompt")
         if (self.kind == "insights") != (self.planted is not None):
@@ -187,6 +215,13 @@ class Suite(_Strict):
     @property
     def uses_judge(self) -> bool:
         return bool(JUDGE_METRICS & set(self.metrics))
+
+    @property
+    def calls_model(self) -> bool:
+        """Whether a run needs the chat model (an extractive ask suite does not, unless it is judged)."""
+        if self.kind == "analysis":
+            return True
+        return self.kind == "ask" and (self.answer_mode != "extractive" or self.uses_judge)
 
 
 def _insight_type_metric(metric: str) -> bool:

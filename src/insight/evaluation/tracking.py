@@ -242,25 +242,30 @@ class ComparedRun:
     passes: dict[str, str]
 
 
-def compare(suite: str, metrics: list[str], settings: Settings) -> tuple[list[ComparedRun], str | None]:
-    """The latest run of each prompt version of ``suite``, and the id of a run holding their comparison plot."""
+def compare(suite: str | list[str], metrics: list[str], settings: Settings) -> tuple[list[ComparedRun], str | None]:
+    """The latest run of each prompt version of ``suite`` (or of each of several suites, e.g. the answer modes
+    of one dataset), and the id of a run holding their comparison plot."""
     import mlflow
 
+    suites = [suite] if isinstance(suite, str) else suite
+    title = " vs ".join(suites)
     uri = settings.tracking.uri
     experiment_id = configure_tracking(settings.tracking, settings.evaluation.experiment)
     with _tracking_errors(uri):
-        runs = mlflow.search_runs(
-            experiment_ids=[experiment_id],
-            filter_string=f"tags.suite = '{suite}' and tags.`{RUN_KIND_TAG}` = 'evaluation'",
-            order_by=["attributes.start_time DESC"],
-            output_format="list",
-        )
         latest: dict[str, Any] = {}
-        for run in runs:
-            label = str(run.info.run_name)
-            latest.setdefault(label, run)
+        for name in suites:  # the suites in the order given, each one's versions sorted
+            runs = mlflow.search_runs(
+                experiment_ids=[experiment_id],
+                filter_string=f"tags.suite = '{name}' and tags.`{RUN_KIND_TAG}` = 'evaluation'",
+                order_by=["attributes.start_time DESC"],
+                output_format="list",
+            )
+            own: dict[str, Any] = {}
+            for run in runs:
+                own.setdefault(str(run.info.run_name), run)
+            latest |= {label: own[label] for label in sorted(own)}
         compared = []
-        for label in sorted(latest):
+        for label in latest:
             run = latest[label]
             values = {}
             for metric in metrics:
@@ -283,8 +288,8 @@ def compare(suite: str, metrics: list[str], settings: Settings) -> tuple[list[Co
             )
         if not compared:
             return [], None
-        figure = comparison_figure(suite, metrics, compared)
-        with mlflow.start_run(run_name=f"compare {suite}", tags={RUN_KIND_TAG: "comparison", "suite": suite}) as run:
+        figure = comparison_figure(title, metrics, compared)
+        with mlflow.start_run(run_name=f"compare {title}", tags={RUN_KIND_TAG: "comparison", "suite": title}) as run:
             mlflow.log_figure(figure, "comparison.png")
             mlflow.log_dict(
                 {c.label: {"run_id": c.run_id, "gate": c.gate, "metrics": c.metrics} for c in compared},
