@@ -263,3 +263,65 @@ def test_names_without_a_rule_stay_open(passengers: pd.DataFrame, question: str)
     else:
         steps: Any = skeleton.measures["mean_fare_child"]
         assert steps is not None and "by" not in steps[-1]
+
+
+def test_two_groups_named_by_the_answers_get_their_t_test_and_its_verdict(prompts: PromptRegistry) -> None:
+    days = pd.date_range("2024-01-01", periods=28, freq="D")
+    frame = pd.DataFrame({"Date": days, "Open": [float(i % 7) + (i % 3) for i in range(28)]})
+    question = (
+        "Mean Open price on weekdays and on weekends; a two-sample t-test of the difference. "
+        '@weekday_mean_price[a] @weekend_mean_price[b] @p_value[p] @significance[s] where s is "Yes" or '
+        '"No". Round to two decimal places.'
+    )
+    ops, values = ask(frame, prompts, question)
+    weekend = days.day_of_week >= 5
+    result = stats.ttest_ind(frame.Open[~weekend], frame.Open[weekend])
+    assert ops == ["date_part", "aggregate", "aggregate", "t_test", "t_test", "decision"]
+    assert values["weekday_mean_price"] == f"{frame.Open[~weekend].mean():.2f}"
+    assert values["p_value"] == f"{result.pvalue:.2f}"
+    assert values["significance"] == ("Yes" if result.pvalue < 0.05 else "No")
+
+
+def test_cleaning_steps_run_in_the_questions_order_and_pre_post_names_straddle_them(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    frame = passengers.assign(Cabin=["C85", None, "E46", None, "G6", "C1", None, "B2", None, "D4"])
+    ops, values = ask(
+        frame,
+        prompts,
+        "Remove the rows with missing values in the Cabin column. Then fill the missing Age values with the "
+        "median age. @row_count[n] @median_age[m] rounded to one decimal place.",
+    )
+    kept = frame.dropna(subset=["Cabin"])
+    assert ops == ["drop_missing", "fill_missing", "row_count", "aggregate"]
+    assert values == {"row_count": str(len(kept)), "median_age": f"{kept.Age.fillna(kept.Age.median()).median():.1f}"}
+    ops, values = ask(
+        passengers,
+        prompts,
+        "Use the mean imputation method to fill in missing values of Age. @pre_std[a] @post_std[b] rounded to "
+        "two decimal places.",
+    )
+    assert ops == ["aggregate", "fill_missing", "aggregate"]
+    assert values == {
+        "pre_std": f"{passengers.Age.std():.2f}",
+        "post_std": f"{passengers.Age.fillna(passengers.Age.mean()).std():.2f}",
+    }
+
+
+def test_a_count_per_group_and_options_written_in_the_placeholder(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    ops, values = ask(
+        passengers,
+        prompts,
+        "How many passengers of each port (Embarked)? @southampton_count[a] @queenstown_count[b]",
+    )
+    assert ops == ["aggregate", "aggregate"]
+    assert values == {"southampton_count": "6", "queenstown_count": "2"}
+    ops, values = ask(
+        passengers,
+        prompts,
+        "Mean Fare of survivors and of others (Survived), with a t-test. @survived_mean_fare[a] "
+        "@not_survived_mean_fare[b] @significance[significant/no significant]",
+    )
+    assert ops[-1] == "decision" and values["significance"] in ("significant", "no significant")

@@ -61,6 +61,7 @@ _NEGATIONS = {"not", "non", "no", "without", "didnt", "dont", "un", "false"}
 _AFTER_REMOVAL = {"without", "after", "removed", "removal", "clean", "cleaned", "left", "remaining", "new", "post"}
 _BEFORE_REMOVAL = {"with", "before", "original", "pre", "raw"}
 _MAX_GROUPS = 20
+_ANTONYMS = {"weekday": "weekend"}  # a word that names the other group of a yes/no column
 
 
 def answer_names(question: str) -> list[str]:
@@ -197,7 +198,11 @@ def _options(name: str, question: str) -> list[str]:
     placeholders = {p.strip().strip('"') for _, p in _ANSWER.findall(question)}
     start = question.find(f"@{name}[")
     tail = question[start:] if start >= 0 else question
-    return [o for o in _QUOTED.findall(tail) if o not in placeholders and o != name and not o.startswith("@")][:5]
+    quoted = [o for o in _QUOTED.findall(tail) if o not in placeholders and o != name and not o.startswith("@")][:5]
+    own = next((p for n, p in _ANSWER.findall(question) if n == name), "")
+    if not quoted and re.fullmatch(r"[\w ]+(?:/[\w ]+)+", own.strip()):
+        return [o.strip() for o in own.split("/")]  # @significance[significant/no significant]
+    return quoted
 
 
 def _split_options(options: list[str]) -> tuple[list[str], list[str]]:
@@ -331,7 +336,8 @@ _BIN_OPEN = re.compile(
 )
 _FILL = re.compile(
     r"(?:fill|impute|replac)\w*[^.]*?missing[^.]*?\b(mean|median|mode|most frequent)\b"
-    r"|missing[^.]*?(?:fill|impute|replac)\w*[^.]*?\b(mean|median|mode|most frequent)\b",
+    r"|missing[^.]*?(?:fill|impute|replac)\w*[^.]*?\b(mean|median|mode|most frequent)\b"
+    r"|\b(mean|median|mode)\s+(?:imputation|substitution)\b",
     re.IGNORECASE,
 )
 _Z_LIMIT = re.compile(
@@ -359,6 +365,9 @@ class _Context:
     removal: Steps = field(default_factory=list)
     derived: str | None = None
     group_column: str | None = None
+    group_labels: list[Any] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    cleaning: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
     def build(cls, question: str, kinds: dict[str, Kind], frame: pd.DataFrame | None) -> _Context:
@@ -369,12 +378,30 @@ class _Context:
     # -- preparation ------------------------------------------------------------------------------------
 
     def prepare(self, names: list[str]) -> None:
+        self.names = names
         self.read_text_numbers()
+        position = len(self.before)
         self.fill_missing()
+        self.drop_missing()
+        cleaning = [step for _, step in sorted(self.cleaning, key=lambda item: item[0])]
+        filled = [c for _, step in self.cleaning if step["op"] == "fill_missing" for c in [step["column"]]]
+        if any(c not in filled for c in self.numeric):  # columns only prepared are not the default measured one
+            self.numeric = [c for c in self.numeric if c not in filled] + [c for c in self.numeric if c in filled]
         self.quoted_filters(names)
         self.derive()
         self.bins()
+        self.weekend()
         self.outlier_removal(names)
+        staged = [set(_tokens(n)) for n in names]
+        if (
+            cleaning
+            and not self.removal
+            and any(w & _BEFORE_REMOVAL for w in staged)
+            and any(w & _AFTER_REMOVAL for w in staged)
+        ):
+            self.removal = cleaning  # "before and after the imputation": names measured on both sides of it
+        else:
+            self.before[position:position] = cleaning
 
     def read_text_numbers(self) -> None:
         """Mentioned text columns whose values are numbers (or ``HH:MM:SS`` times) read as such first."""
@@ -394,19 +421,51 @@ class _Context:
         self.numeric = [c for c in self.mentioned if self.kinds[c] in ("number", "bool")]
 
     def fill_missing(self) -> None:
-        match = _FILL.search(self.question)
-        if match is None:
-            return
-        how = (match.group(1) or match.group(2)).lower()
+        for match in _FILL.finditer(self.question):
+            self._fill_one(match)
+
+    def _fill_one(self, match: re.Match[str]) -> None:
+        how = (match.group(1) or match.group(2) or match.group(3)).lower()
         strategy = "mode" if how in ("mode", "most frequent") else how
         sentence = self._sentence_at(match.start())
-        targets = [c for c in _mentioned(sentence, self.kinds) if c in self.kinds]
+        targets = [self._as_numbers(c) or c for c in _mentioned(sentence, self.kinds)]
         if not targets and len(self.numeric) == 1:
             targets = self.numeric[:1]
         for column in targets:
-            if strategy != "mode" and self.kinds[column] not in ("number", "bool"):
+            step = {"op": "fill_missing", "column": column, "strategy": strategy}
+            if column not in self.kinds or (strategy != "mode" and self.kinds[column] not in ("number", "bool")):
                 continue
-            self.before.append({"op": "fill_missing", "column": column, "strategy": strategy})
+            if all(step != other for _, other in self.cleaning):
+                self.cleaning.append((match.start(), step))
+
+    def drop_missing(self) -> None:
+        """ "Remove / drop / exclude the rows with missing values in X": those rows go first."""
+        for match in re.finditer(
+            r"\b(?:remov|drop|delet|exclud|discard|eliminat|ignor|omit)\w*\b[^.]*?\b(?:missing|null|nan|empty)\b",
+            self.question,
+            re.IGNORECASE,
+        ):
+            sentence = self._sentence_at(match.start())
+            if re.search(r"\b(?:fill|imput|replac)\w*", sentence, re.IGNORECASE):
+                continue
+            columns = [self._as_numbers(c) or c for c in _mentioned(sentence, self.kinds)]
+            columns = [c for c in columns if c in self.kinds]
+            if not columns and not re.search(r"\bany (?:column|value|field)", sentence, re.IGNORECASE):
+                continue
+            step: dict[str, Any] = {"op": "drop_missing", "columns": columns}
+            if all(step != other for _, other in self.cleaning):
+                self.cleaning.append((match.start(), step))
+
+    def weekend(self) -> None:
+        """Weekend / weekday groups of the (one) date column, when the question compares them."""
+        if self.group_column is not None or not re.search(r"\bweekends?\b", self.text):
+            return
+        dates = [c for c in self.kinds if self._dates(c)]
+        if len(dates) != 1 or "is_weekend" in self.kinds:
+            return
+        self.before.append({"op": "date_part", "name": "is_weekend", "column": dates[0], "part": "is_weekend"})
+        self.kinds["is_weekend"] = "bool"
+        self.group_column, self.group_labels = "is_weekend", [False, True]
 
     def _sentence_at(self, position: int) -> str:
         start = max(self.question.rfind(".", 0, position), self.question.rfind("\n", 0, position)) + 1
@@ -420,6 +479,7 @@ class _Context:
         cut = min((self.question.find(f"@{n}[") for n in names if f"@{n}[" in self.question), default=-1)
         head = self.question[:cut] if cut >= 0 else self.question
         quoted = {q.strip() for q in _QUOTED.findall(head) if len(q.strip()) >= 2}
+        found: list[tuple[str, str]] = []
         for value in sorted(quoted):
             if any(_normal(value) == _normal(c) for c in self.kinds):
                 continue
@@ -431,7 +491,13 @@ class _Context:
                 and self.frame[c].astype("string").str.strip().eq(value).any()
             ]
             if len(holders) == 1:
-                self.before.append({"op": "filter", "column": holders[0], "test": "eq", "value": value})
+                found.append((holders[0], value))
+        name_words = {_stem(w) for n in names for w in _tokens(n)}
+        for column, value in found:
+            listed = sum(1 for other, _ in found if other == column) > 1
+            measured = {_stem(w) for w in _tokens(value)} <= name_words
+            if not listed and not measured:
+                self.before.append({"op": "filter", "column": column, "test": "eq", "value": value})
 
     def derive(self) -> None:
         """A new column the question defines from columns it names (sum, difference, ratio, product,
@@ -533,7 +599,7 @@ class _Context:
             edges[0] = edges[0] - 1.0  # "(13-19)" after "(0-12)": the first range includes its lower bound
         self.before.append({"op": "bin", "name": name, "column": column, "edges": edges, "labels": labels})
         self.kinds[name] = "text"
-        self.group_column = name
+        self.group_column, self.group_labels = name, labels
 
     def _column_before(self, position: int) -> str | None:
         mentions = [(p, c) for p, c in _mentions(self.question[:position], self.kinds) if c in self.numeric]
@@ -606,7 +672,7 @@ class _Context:
         for candidate in candidates:
             if candidate is None:
                 continue
-            values = self.bin_labels() if candidate == self.group_column else _group_values(self.frame, candidate)
+            values = self.group_labels if candidate == self.group_column else _group_values(self.frame, candidate)
             if not values:
                 continue
             picked = _pick_group(rest, candidate, values)
@@ -614,11 +680,27 @@ class _Context:
                 return candidate, picked
         return None
 
-    def bin_labels(self) -> list[Any]:
-        for step in self.before:
-            if step["op"] == "bin" and step["name"] == self.group_column:
-                return list(step["labels"])
-        return []
+    def two_groups(self) -> tuple[str, str, Any, Any] | None:
+        """(measured column, group column, first group, second group) the question's names measure."""
+        seen: list[tuple[str, str, Any]] = []
+        for other in self.names:
+            steps = self.aggregate(other, _tokens(other), grouped_only=True)
+            if steps and "by" in steps[-1]:
+                pick = (steps[-1]["column"], steps[-1]["by"], steps[-1]["group"])
+                if all(pick[2] != g for _, _, g in seen):
+                    seen.append(pick)
+        if len(seen) >= 2 and seen[0][:2] == seen[1][:2]:
+            return seen[0][0], seen[0][1], seen[0][2], seen[1][2]
+        return None
+
+    def t_test(self, name: str) -> Steps | None:
+        groups = self.two_groups()
+        if groups is None:
+            return None
+        column, by, a, b = groups
+        welch = bool(re.search(r"welch|unequal variance|equal_var\s*=\s*false", self.text))
+        step = {"op": "t_test", "name": name, "column": column, "by": by, "group_a": a, "group_b": b}
+        return [{**step, "equal_var": not welch, "round": self.digits}]
 
     # -- one measure --------------------------------------------------------------------------------------
 
@@ -646,11 +728,15 @@ class _Context:
                         "round": self.digits,
                     }
                 ]
+            if re.search(r"\bt[- ]?test|ttest", text):
+                return self.t_test(name)
             if "shapiro" in text or "normal" in text:
                 return self.normality(name, "p_value")
             return None
+        if ({"significant", "significance"} & set(words)) and re.search(r"\bt[- ]?test|ttest", text):
+            return self.test_verdict(name)
         if ({"relationship", "relation"} & set(words)) and correlating and len(self.numeric) >= 2:
-            return self.relationship(name)
+            return self.relationship(name) or self.significance(name)
         if "strength" in words and correlating and len(self.numeric) >= 2:
             return self.strength(name)
         if correlating and len(self.numeric) >= 2 and ({"type", "direction"} & set(words)):
@@ -677,7 +763,7 @@ class _Context:
             return [{"op": "missing_counts", "name": name, "columns": self._listed_columns()}]
         return self.aggregate(name, words)
 
-    def aggregate(self, name: str, words: list[str]) -> Steps | None:
+    def aggregate(self, name: str, words: list[str], grouped_only: bool = False) -> Steps | None:
         numeric_fn = None
         column = self.column_for(words)
         if column is None:
@@ -689,7 +775,19 @@ class _Context:
             return [{"op": "aggregate", "name": name, "column": column, "fn": "missing_percent", "round": self.digits}]
         fn = next((f for keys, f in _FN_WORDS if any(k in free for k in keys)), None)
         if fn is None and ({"count", "rows", "entries", "records"} & set(words)):
-            return [{"op": "row_count", "name": name}]
+            group = self.group_of(words, "")
+            if group is not None:  # the rows of one group: count its (never missing) group labels
+                return [
+                    {
+                        "op": "aggregate",
+                        "name": name,
+                        "column": group[0],
+                        "fn": "count",
+                        "by": group[0],
+                        "group": group[1],
+                    }
+                ]
+            return [] if grouped_only else [{"op": "row_count", "name": name}]
         if fn is None and _VERDICT_WORDS & set(words):
             return None  # a verdict the rules do not know: never guess a statistic for it
         if fn is None:
@@ -711,6 +809,8 @@ class _Context:
         group = self.group_of(words, source)
         if group is not None:
             step["by"], step["group"] = group
+        elif grouped_only:
+            return []
         return [*steps, step]
 
     def numeric_source(self, column: str) -> tuple[Steps, str]:
@@ -800,9 +900,14 @@ class _Context:
 
     def pair_for(self, words: list[str]) -> tuple[str, str] | None:
         """The two columns a correlation's name names (``correlation_XY``), else the first two mentioned."""
-        keys = {_compact(c): c for c in self.numeric} | {
-            _compact(c): c for c, k in self.kinds.items() if k in ("number", "bool")
-        }
+        numbers = [c for c, k in self.kinds.items() if k in ("number", "bool")]
+        keys = {_compact(c): c for c in self.numeric} | {_compact(c): c for c in numbers}
+        heads: dict[str, list[str]] = {}
+        for column in numbers:  # MSFT.O answers to "msft"
+            words_of = _tokens(column)
+            if len(words_of) > 1:
+                heads.setdefault(words_of[0], []).append(column)
+        keys |= {word: columns[0] for word, columns in heads.items() if len(columns) == 1 and word not in keys}
         for word in words:
             for first_key, first in keys.items():
                 if first_key and word.startswith(first_key) and word[len(first_key) :] in keys:
@@ -929,6 +1034,16 @@ class _Context:
         cases.append({"when": [{"ref": r, "test": "lt", "value": 0.0}], "label": negative})
         return [*self._pair_steps(r, p), {"op": "decision", "name": name, "cases": cases, "otherwise": neutral}]
 
+    def test_verdict(self, name: str) -> Steps | None:
+        """Whether the two groups' t-test is significant (p < 0.05), in the question's words."""
+        test = self.t_test(f"{name}_p")
+        if test is None:
+            return None
+        positive, negative = _split_options(_options(name, self.question))
+        yes, no = (positive[0], negative[0]) if positive and negative else ("Yes", "No")
+        case = {"when": [{"ref": f"{name}_p", "test": "lt", "value": 0.05}], "label": yes}
+        return [*test, {"op": "decision", "name": name, "cases": [case], "otherwise": no}]
+
     def significance(self, name: str) -> Steps | None:
         """Whether the correlation is significant (p < 0.05), in the question's words (else true/false)."""
         positive, negative = _split_options(_options(name, self.question))
@@ -973,6 +1088,8 @@ def _pick_group(rest: list[str], column: str, values: list[Any]) -> Any | None:
     negated = bool(words & _NEGATIONS)
     if all(isinstance(v, bool) for v in values) or sorted(map(str, values)) in (["0", "1"], ["0.0", "1.0"]):
         own = {_stem(w) for w in _tokens(column)}
+        if any(_ANTONYMS.get(w) in own for w in words):
+            return False if all(isinstance(v, bool) for v in values) else 0
         if any(w[:5] == o[:5] for w in words for o in own if len(w) >= 5 and len(o) >= 5):
             truthy = True if all(isinstance(v, bool) for v in values) else 1
             falsy = False if truthy is True else 0
