@@ -164,7 +164,7 @@ def run_planner(
             execution_ms=answer.execution_ms if answer.supported else None,
             planner=answer.planner,
             seconds=round(seconds[-1], 2),
-            withdrawn=answer.refused and answer.plan is not None,  # a drafted plan that did not run
+            withdrawn=answer.refused and answer.plan is not None and answer.plan.supported,  # drafted, did not run
         )
         print(
             json.dumps({**row, "answers": answers, "reason": answer.reason, "labels": labels[q["id"]]}), file=sys.stderr

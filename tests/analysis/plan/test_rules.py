@@ -325,3 +325,27 @@ def test_a_count_per_group_and_options_written_in_the_placeholder(
         "@not_survived_mean_fare[b] @significance[significant/no significant]",
     )
     assert ops[-1] == "decision" and values["significance"] in ("significant", "no significant")
+
+
+def test_a_comparison_right_after_a_column_filters_its_rows(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    ops, values = ask(
+        passengers,
+        prompts,
+        "What is the mean Age of passengers with a Fare greater than 20? @mean_age[m] rounded to two decimal places.",
+    )
+    assert ops == ["filter", "aggregate"]
+    assert values == {"mean_age": f"{passengers.Age[passengers.Fare > 20].mean():.2f}"}
+    skeleton = RulePlanner().skeleton(
+        "Count the outliers of Fare: a z-score greater than 3. @outlier_count[n]", table_kinds(passengers), passengers
+    )
+    assert skeleton is not None and not [s for s in skeleton.before if s["op"] == "filter"]
+
+
+def test_a_trained_models_figures_are_refused_with_the_reason(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = "Train a linear regression of Fare on Age and report its error. @model_rmse[rmse] rounded to 2 decimals."
+    answer = asyncio.run(TableQuestions(TablePlanSettings(), prompts, None).answer(passengers, question))
+    assert not answer.supported and answer.refused and not answer.values
+    assert answer.reason is not None and "training models is outside the plan language" in answer.reason
+    assert "does not run" not in answer.reason

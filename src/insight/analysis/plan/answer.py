@@ -143,7 +143,7 @@ class TableQuestions:
             result = await anyio.to_thread.run_sync(self._run, checked, frame)
             total_ms = round((time.perf_counter() - started) * 1000.0, 2)
         except PlanRejected as exc:
-            if planner == "rules":
+            if planner == "rules" and plan.supported:
                 return self._withdrawn(base, exc.message, plan)
             return self._failed(base, exc, plan, planner)
         except (PlanExecutionError, InsightError) as exc:

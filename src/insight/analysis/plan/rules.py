@@ -61,6 +61,17 @@ _NEGATIONS = {"not", "non", "no", "without", "didnt", "dont", "un", "false"}
 _AFTER_REMOVAL = {"without", "after", "removed", "removal", "clean", "cleaned", "left", "remaining", "new", "post"}
 _BEFORE_REMOVAL = {"with", "before", "original", "pre", "raw"}
 _MAX_GROUPS = 20
+_MODEL_TRAINING = re.compile(
+    r"\b(?:linear regression|logistic regression|random forest|decision tree|gradient boosting|k-?means|"
+    r"classifier|regressor|machine learning|train(?:ing)?[- ]test split|train (?:a|the) \w+(?: \w+)? model|"
+    r"svm|support vector|neural network|naive bayes|k-?nearest|knn)\b",
+    re.IGNORECASE,
+)
+_MODEL_FIGURES = {
+    "accuracy", "rmse", "mse", "mae", "r2", "squared", "determination", "importance", "importances",
+    "predicted", "prediction", "predictions", "cluster", "clusters", "precision", "recall", "f1", "auc", "model",
+    "feature1", "feature2", "feature3", "intercept", "predictor",
+}  # fmt: skip
 _ANTONYMS = {"weekday": "weekend"}  # a word that names the other group of a yes/no column
 
 
@@ -297,6 +308,14 @@ class RulePlanner:
         return Skeleton(context.before, ordered, context.digits, context.mentioned, context.removal, after)
 
     def plan(self, question: str, kinds: dict[str, Kind], frame: pd.DataFrame | None = None) -> lang.TablePlan | None:
+        """The complete plan; a refusal with its reason when a name asks for a trained model's figures."""
+        training = _MODEL_TRAINING.search(question)
+        if training is not None and any(set(_tokens(n)) & _MODEL_FIGURES for n in answer_names(question)):
+            return lang.TablePlan(
+                supported=False,
+                reason=f"the question asks for a trained model's results ({training.group(0)!r}); "
+                "training models is outside the plan language",
+            )
         skeleton = self.skeleton(question, kinds, frame)
         if skeleton is None or skeleton.missing:
             return None
@@ -348,6 +367,39 @@ _Z_LIMIT = re.compile(
 )
 _IQR_FACTOR = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\*|x|×|times)\s*(?:the\s+)?(?:iqr|interquartile)", re.IGNORECASE)
 _REMOVES = re.compile(r"\b(?:remov|exclud|prun|drop|filter(?:ing|ed)? out|discard|eliminat)\w*", re.IGNORECASE)
+_COMPARISON_TESTS = {
+    "greater than or equal to": "ge",
+    "less than or equal to": "le",
+    "greater than": "gt",
+    "more than": "gt",
+    "higher than": "gt",
+    "larger than": "gt",
+    "above": "gt",
+    "over": "gt",
+    "exceeding": "gt",
+    "at least": "ge",
+    "less than": "lt",
+    "lower than": "lt",
+    "smaller than": "lt",
+    "fewer than": "lt",
+    "below": "lt",
+    "under": "lt",
+    "at most": "le",
+    "equal to": "eq",
+    ">=": "ge",
+    "<=": "le",
+    ">": "gt",
+    "<": "lt",
+}
+_COMPARISON = re.compile(
+    r"(?:\bis |\bare |\bwas |\bof |\bwith )?("
+    + "|".join(re.escape(k) for k in sorted(_COMPARISON_TESTS, key=len, reverse=True))
+    + r")\s*(-?\d+(?:\.\d+)?)(?![\d.]*\s*(?:%|percent|times|standard|sd\b|std|iqr|decimal|digit|years? old))",
+)
+_NOT_A_FILTER = re.compile(
+    r"outlier|z ?score|iqr|interquartile|p ?value|significan|alpha|skew|kurtosis|correlation|coefficient|"
+    r"threshold|decimal|round|consider|indicat|defin|categor|bin|group",
+)
 _SUPERLATIVE = {"highest", "lowest", "largest", "smallest", "most", "least", "maximum", "minimum", "max", "min", "top"}
 _LOW_WORDS = {"lowest", "smallest", "least", "minimum", "min"}
 
@@ -388,6 +440,7 @@ class _Context:
         if any(c not in filled for c in self.numeric):  # columns only prepared are not the default measured one
             self.numeric = [c for c in self.numeric if c not in filled] + [c for c in self.numeric if c in filled]
         self.quoted_filters(names)
+        self.comparison_filters()
         self.derive()
         self.bins()
         self.weekend()
@@ -498,6 +551,29 @@ class _Context:
             measured = {_stem(w) for w in _tokens(value)} <= name_words
             if not listed and not measured:
                 self.before.append({"op": "filter", "column": column, "test": "eq", "value": value})
+
+    def comparison_filters(self) -> None:
+        """ "rows where X is greater than 100", "X of at least 5": a numeric comparison right after a column
+        (not in a sentence about outliers, tests or thresholds of a statistic)."""
+        text = _normal(self.question[: self.question.find("@")] if "@" in self.question else self.question)
+        for match in _COMPARISON.finditer(text):
+            sentence = text[max(text.rfind(". ", 0, match.start()), 0) : match.end()]
+            if _NOT_A_FILTER.search(sentence):
+                continue
+            before = _mentions(text[max(0, match.start() - 60) : match.start()], self.kinds)
+            if not before:
+                continue
+            offset, column = before[-1]
+            gap = text[max(0, match.start() - 60) + offset : match.start()]
+            if len(gap) - len(_normal(column)) > 25:
+                continue  # the column must be what is compared, right before the comparison
+            column = self._as_numbers(column) or column
+            if self.kinds.get(column) not in ("number", "bool"):
+                continue
+            test = _COMPARISON_TESTS[match.group(1)]
+            step = {"op": "filter", "column": column, "test": test, "value": float(match.group(2))}
+            if step not in self.before:
+                self.before.append(step)
 
     def derive(self) -> None:
         """A new column the question defines from columns it names (sum, difference, ratio, product,
