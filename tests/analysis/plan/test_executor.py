@@ -417,3 +417,17 @@ def test_top_group_min_and_value_at_extreme_min() -> None:
         max(abs(matrix.loc["x", "y"]), abs(matrix.loc["x", "gap"]), abs(matrix.loc["y", "gap"]))
     )
     assert values["first_day"] == "2024-01-01T00:00:00"
+
+
+def test_remove_outliers_can_keep_only_the_outliers(frame: pd.DataFrame) -> None:
+    plan = TablePlan.model_validate(
+        {
+            "steps": [
+                {"op": "remove_outliers", "column": "Fare", "method": "iqr", "keep": "outliers"},
+                {"op": "row_count", "name": "n"},
+                {"op": "aggregate", "name": "top", "column": "Fare", "fn": "min"},
+            ]
+        }
+    )
+    result = execute(check_plan(plan, table_kinds(frame)), frame, SETTINGS)
+    assert result.values == {"n": 1, "top": 512.33}  # Q3 62.19 + 1.5 × IQR 54.2: only 512.33 is above

@@ -349,3 +349,21 @@ def test_a_trained_models_figures_are_refused_with_the_reason(
     assert not answer.supported and answer.refused and not answer.values
     assert answer.reason is not None and "training models is outside the plan language" in answer.reason
     assert "does not run" not in answer.reason
+
+
+def test_figures_of_the_outliers_themselves_keep_only_the_outliers(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = (
+        "Are there outliers in the Fare by the IQR method? @outlier_count[n] @mean_fare_outliers[m] "
+        "@outlier_range_high[h] rounded to 2 decimal places."
+    )
+    ops, values = ask(passengers, prompts, question)
+    q1, q3 = passengers.Fare.quantile([0.25, 0.75])
+    outliers = passengers.Fare[(passengers.Fare < q1 - 1.5 * (q3 - q1)) | (passengers.Fare > q3 + 1.5 * (q3 - q1))]
+    assert ops == ["outlier_count", "remove_outliers", "aggregate", "aggregate"]
+    assert values == {
+        "outlier_count": str(len(outliers)),
+        "mean_fare_outliers": f"{outliers.mean():.2f}",
+        "outlier_range_high": f"{outliers.max():.2f}",
+    }

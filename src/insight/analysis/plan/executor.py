@@ -435,6 +435,8 @@ def _apply(frame: pd.DataFrame, step: Any) -> pd.DataFrame:
             x = pd.to_numeric(frame[step.column], errors="coerce").astype("float64")
             present = x.dropna()
             outliers = _outlier_mask(present, step.method, step.threshold)
+            if step.keep == "outliers":
+                return frame.loc[present.index[outliers.to_numpy()]]
             return frame.drop(index=present.index[outliers.to_numpy()])
         case lang.Arithmetic():
             return frame.assign(**{step.name: _arithmetic(frame, step)})

@@ -96,12 +96,14 @@ class DropDuplicates(_Step):
 
 
 class RemoveOutliers(_Step):
-    """Drop the rows whose ``column`` is an outlier by the IQR rule (k × IQR) or the z-score rule (|z| > k)."""
+    """Drop the rows whose ``column`` is an outlier by the IQR rule (k × IQR) or the z-score rule (|z| > k);
+    ``keep="outliers"`` keeps only those rows instead (to measure the outliers themselves)."""
 
     op: Literal["remove_outliers"]
     column: ColumnName
     method: Literal["iqr", "zscore"]
     threshold: float | None = Field(default=None, description="IQR factor (1.5) or z limit (3)")
+    keep: Literal["inliers", "outliers"] = "inliers"
 
 
 class Arithmetic(_Step):

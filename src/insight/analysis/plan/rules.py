@@ -420,6 +420,7 @@ class _Context:
     group_labels: list[Any] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     cleaning: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    of_outliers: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, question: str, kinds: dict[str, Kind], frame: pd.DataFrame | None) -> _Context:
@@ -682,15 +683,20 @@ class _Context:
         return mentions[-1][1] if mentions else None
 
     def outlier_removal(self, names: list[str]) -> None:
-        if not (_REMOVES.search(self.question) and "outlier" in self.text) or not self.numeric:
+        """Outlier removal the question asks for; or, when names ask for the outliers' own figures
+        (``mean_charges_outliers``, ``outlier_range_high``), keeping only the outliers for those names."""
+        self.of_outliers = {n for n in names if _of_outliers(_tokens(n))}
+        removes = bool(_REMOVES.search(self.question) and "outlier" in self.text)
+        if not (removes or self.of_outliers) or not self.numeric:
             return
         main = self.numeric[0]
         method = "iqr" if ("iqr" in self.text or "interquartile" in self.text) else "zscore"
         if method == "zscore" and not re.search(r"z[- ]?score|standard deviation", self.text):
             return
-        self.removal = [
-            {"op": "remove_outliers", "column": main, "method": method, "threshold": self._threshold(method)}
-        ]
+        step = {"op": "remove_outliers", "column": main, "method": method, "threshold": self._threshold(method)}
+        if self.of_outliers and not removes:
+            step["keep"] = "outliers"
+        self.removal = [step]
 
     def _threshold(self, method: str) -> float:
         if method == "iqr":
@@ -700,6 +706,8 @@ class _Context:
         return float(limit.group(1) or limit.group(2)) if limit else 3.0
 
     def after_removal(self, name: str) -> bool:
+        if self.removal and self.removal[0].get("keep") == "outliers":
+            return name in self.of_outliers
         words = set(_tokens(name))
         if words & _AFTER_REMOVAL:
             return True
@@ -898,6 +906,11 @@ class _Context:
         return [], column
 
     def outliers(self, name: str, words: list[str]) -> Steps | None:
+        if name in self.of_outliers:
+            if not (self.removal and self.removal[0].get("keep") == "outliers"):
+                return None  # the outliers' own figures while the question removes them: not both
+            plain = [_RANGE_ENDS.get(w, w) for w in words if w not in ("outlier", "outliers", "range")]
+            return self.aggregate(name, plain)
         stats = {f for keys, f in _FN_WORDS if any(k in words for k in keys)} - {"sum", "max", "min"}
         if stats:
             # a statistic of the data with / without its outliers; of the outliers themselves has no operation
@@ -1156,6 +1169,17 @@ class _Context:
 
 def _FN_WORDS_IN(words: list[str]) -> bool:  # noqa: N802 - reads as a predicate on the fn words
     return any(k in words for keys, _ in _FN_WORDS for k in keys)
+
+
+_RANGE_ENDS = {"low": "min", "lower": "min", "high": "max", "upper": "max"}
+
+
+def _of_outliers(words: list[str]) -> bool:
+    """A name for a figure of the outliers themselves: ``mean_charges_outliers``, ``outlier_range_low``."""
+    if not ({"outlier", "outliers"} & set(words)) or set(words) & (_AFTER_REMOVAL | _BEFORE_REMOVAL):
+        return False
+    stats = {f for keys, f in _FN_WORDS if any(k in words for k in keys)} - {"sum"}
+    return bool(stats or ("range" in words and set(words) & set(_RANGE_ENDS)))
 
 
 def _pick_group(rest: list[str], column: str, values: list[Any]) -> Any | None:
