@@ -367,3 +367,45 @@ def test_figures_of_the_outliers_themselves_keep_only_the_outliers(
         "mean_fare_outliers": f"{outliers.mean():.2f}",
         "outlier_range_high": f"{outliers.max():.2f}",
     }
+
+
+def test_the_strongest_correlation_among_the_columns_named(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "Correlations among age, fare, SibSp and Parch: which pair has the strongest positive correlation? "
+        "@strongest_correlation_pair[pair] @strongest_correlation_coefficient[r] rounded to two decimal places."
+    )
+    ops, values = ask(passengers, prompts, question)
+    matrix = passengers[["Age", "Fare", "SibSp", "Parch"]].corr()
+    pairs = [(matrix.loc[a, b], f"{a}, {b}") for i, a in enumerate(matrix) for b in list(matrix)[i + 1 :]]
+    best = max(pairs)
+    assert ops == ["strongest_correlation", "strongest_correlation"]
+    assert values == {"strongest_correlation_pair": best[1], "strongest_correlation_coefficient": f"{best[0]:.2f}"}
+
+
+def test_column_transforms_and_duplicates_in_order_then_first_entries(prompts: PromptRegistry) -> None:
+    frame = pd.DataFrame({"FLUX": [0.5, 0.5, 2.0, 4.0], "TOT": [10.0, 10.0, 30.0, 20.0]})
+    question = (
+        "1. Removing any duplicate entries. 2. Transforming the FLUX column by applying the logarithm function "
+        "(base 10). 3. Normalizing the TOT column using Min-Max normalization. When applying the logarithm "
+        "function, add a small constant (1e-10). @clean_entries[number of entries] @log_FLUX[First entry of "
+        "transformed FLUX, rounded to three decimal places] @norm_TOT[First entry of normalized TOT]"
+    )
+    ops, values = ask(frame, prompts, question)
+    assert ops == ["drop_duplicates", "transform", "transform", "row_count", "value_at", "value_at"]
+    assert values == {"clean_entries": "3", "log_FLUX": f"{np.log10(0.5 + 1e-10):.3f}", "norm_TOT": "0.000"}
+
+
+def test_a_correlation_between_the_columns_a_sentence_names_and_a_placeholders_column(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = (
+        "1. Replace missing values in the Age column with the mean. 2. Calculate the Pearson correlation "
+        "coefficient between the Fare and SibSp columns. @pearson_coefficient[r] @mean_value[mean_Fare] "
+        "rounded to four decimal places."
+    )
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["fill_missing", "correlation", "aggregate"]
+    assert values == {
+        "pearson_coefficient": f"{passengers.Fare.corr(passengers.SibSp):.4f}",
+        "mean_value": f"{passengers.Fare.mean():.4f}",
+    }

@@ -367,6 +367,12 @@ _Z_LIMIT = re.compile(
 )
 _IQR_FACTOR = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\*|x|×|times)\s*(?:the\s+)?(?:iqr|interquartile)", re.IGNORECASE)
 _REMOVES = re.compile(r"\b(?:remov|exclud|prun|drop|filter(?:ing|ed)? out|discard|eliminat)\w*", re.IGNORECASE)
+_METHODS = {"pearson", "spearman", "kendall"}
+_TRANSFORMS = re.compile(
+    r"\b(?:log(?:arithm)?(?:ic)?\s+(?:function|transform\w*)|log10|min[- ]?max\s+(?:normali[sz]\w*|scal\w*)|"
+    r"standardi[sz]\w*|z[- ]?score (?:normali[sz]\w*|standardi[sz]\w*))",
+    re.IGNORECASE,
+)
 _COMPARISON_TESTS = {
     "greater than or equal to": "ge",
     "less than or equal to": "le",
@@ -421,12 +427,15 @@ class _Context:
     names: list[str] = field(default_factory=list)
     cleaning: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     of_outliers: set[str] = field(default_factory=set)
+    placeholders: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, question: str, kinds: dict[str, Kind], frame: pd.DataFrame | None) -> _Context:
         mentioned = _mentioned(question, kinds)
         numeric = [c for c in mentioned if kinds[c] in ("number", "bool")]
-        return cls(question, question.lower(), dict(kinds), frame, mentioned, numeric, question_rounding(question))
+        context = cls(question, question.lower(), dict(kinds), frame, mentioned, numeric, question_rounding(question))
+        context.placeholders = {name: text for name, text in reversed(_ANSWER.findall(question))}
+        return context
 
     # -- preparation ------------------------------------------------------------------------------------
 
@@ -436,6 +445,7 @@ class _Context:
         position = len(self.before)
         self.fill_missing()
         self.drop_missing()
+        self.column_transforms()
         cleaning = [step for _, step in sorted(self.cleaning, key=lambda item: item[0])]
         filled = [c for _, step in self.cleaning if step["op"] == "fill_missing" for c in [step["column"]]]
         if any(c not in filled for c in self.numeric):  # columns only prepared are not the default measured one
@@ -491,6 +501,36 @@ class _Context:
                 continue
             if all(step != other for _, other in self.cleaning):
                 self.cleaning.append((match.start(), step))
+
+    def column_transforms(self) -> None:
+        """ "Remove duplicate rows", "apply a log (base 10) to X", "min-max normalise X", "standardise X
+        (z-scores)": in the question's order with the other cleaning steps, each column replaced in place."""
+        for match in re.finditer(r"\b(?:remov|drop|delet|eliminat)\w*\s+(?:any\s+|all\s+|the\s+)?duplicat", self.text):
+            step: dict[str, Any] = {"op": "drop_duplicates"}
+            if all(step != other for _, other in self.cleaning):
+                self.cleaning.append((match.start(), step))
+        for match in _TRANSFORMS.finditer(self.question):
+            sentence = self._sentence_at(match.start())
+            if re.search(r"outlier|if the p|p-value", sentence, re.IGNORECASE):
+                continue
+            word = match.group(0).lower()
+            if word.startswith(("min", "normali")):
+                fn = "minmax"
+            elif word.startswith(("standard", "z")):
+                fn = "zscore"
+            else:
+                fn = "log10" if re.search(r"base[- ]?10|log10", sentence, re.IGNORECASE) else "log"
+            for column in _mentioned(sentence, self.kinds):
+                column = self._as_numbers(column) or column
+                if self.kinds.get(column) not in ("number", "bool"):
+                    continue
+                step = {"op": "transform", "name": column, "column": column, "fn": fn}
+                constant = re.search(r"constant[^.]*?\(?(\d(?:\.\d+)?e-?\d+)", self.question, re.IGNORECASE)
+                if fn.startswith("log") and constant:
+                    step["offset"] = float(constant.group(1))
+                done = any(o["op"] == "transform" and o["column"] == column for _, o in self.cleaning)
+                if not done:  # a column is transformed once (a later sentence only adds details)
+                    self.cleaning.append((match.start(), step))
 
     def drop_missing(self) -> None:
         """ "Remove / drop / exclude the rows with missing values in X": those rows go first."""
@@ -717,7 +757,7 @@ class _Context:
 
     # -- columns and groups for one name ----------------------------------------------------------------
 
-    def column_for(self, words: list[str], numeric: bool = False) -> str | None:
+    def column_for(self, words: list[str], numeric: bool = False, fallback: bool = True) -> str | None:
         """The column sharing the most (stemmed, non-generic) words with the name; else the first mentioned."""
         wanted = {_stem(w) for w in words} - _GENERIC
         compact = "".join(words)
@@ -743,8 +783,20 @@ class _Context:
             leaders = [c for s, c in partial if s == top]
             if len(leaders) == 1 and not self.numeric:
                 return leaders[0]
+        if not fallback:
+            return None
         pool = self.numeric if numeric or self.numeric else self.mentioned
         return pool[0] if pool else None
+
+    def column_named(self, name: str, words: list[str], numeric: bool = False) -> str | None:
+        """The column the name names, else the one its placeholder names (``@mean_value[mean_X]``), else the
+        first mentioned."""
+        hint = _tokens(self.placeholders.get(name, ""))
+        return (
+            self.column_for(words, numeric, fallback=False)
+            or self.column_for(hint, numeric, fallback=False)
+            or self.column_for(words, numeric)
+        )
 
     def group_of(self, words: list[str], column: str) -> tuple[str, Any] | None:
         """The (group column, value) a name picks among a grouping column's values, e.g. ``first_class_…``
@@ -792,7 +844,19 @@ class _Context:
         words = _tokens(name)
         text = self.text
         correlating = "correlation" in text or "corr" in words
-        if any(w.startswith("corr") for w in words) and not (_VERDICT_WORDS | {"relationship"}) & set(words):
+        if correlating and {"strongest", "highest", "most", "max"} & set(words) and len(self.numeric) >= 3:
+            return self.strongest(name, words)
+        placeholder = self.placeholders.get(name, "").lower()
+        position = re.search(r"\b(first|last) (?:entry|value|row|record|element)", placeholder)
+        if position is not None:
+            column = self.column_for(words, fallback=False)
+            if column is None:
+                return None
+            at = 0 if position.group(1) == "first" else -1
+            return [{"op": "value_at", "name": name, "column": column, "position": at, "round": self.digits}]
+        if any(w.startswith("corr") or w in _METHODS for w in words) and not (_VERDICT_WORDS | {"relationship"}) & set(
+            words
+        ):
             pair = self.pair_for(words)
             if pair is None:
                 return None
@@ -800,7 +864,7 @@ class _Context:
             return [{"op": "correlation", "name": name, "x": x, "y": y, "method": self._method(), "round": self.digits}]
         if "p" in words and ("value" in words or "pvalue" in words) or "pvalue" in words:
             if correlating and len(self.numeric) >= 2:
-                x, y = self.numeric[:2]
+                x, y = self.pair_for([]) or self.numeric[:2]
                 return [
                     {
                         "op": "correlation",
@@ -849,7 +913,7 @@ class _Context:
 
     def aggregate(self, name: str, words: list[str], grouped_only: bool = False) -> Steps | None:
         numeric_fn = None
-        column = self.column_for(words)
+        column = self.column_named(name, words)
         if column is None:
             return None
         own = {_stem(w) for w in _tokens(column)}
@@ -987,6 +1051,16 @@ class _Context:
                 return column
         return None
 
+    def strongest(self, name: str, words: list[str]) -> Steps:
+        """The strongest correlation among the mentioned numeric columns: its pair or its coefficient."""
+        direction = "negative" if "negative" in words or "strongest negative" in self.text else "positive"
+        if "negative" not in words and "positive" not in self.text and "negative" not in self.text:
+            direction = "absolute"
+        report = "pair" if {"pair", "variables", "columns", "features"} & set(words) else "coefficient"
+        step: dict[str, Any] = {"op": "strongest_correlation", "name": name, "columns": self.numeric[:30]}
+        step |= {"method": self._method(), "direction": direction, "report": report}
+        return [step | ({"round": self.digits} if report == "coefficient" else {})]
+
     def pair_for(self, words: list[str]) -> tuple[str, str] | None:
         """The two columns a correlation's name names (``correlation_XY``), else the first two mentioned."""
         numbers = [c for c, k in self.kinds.items() if k in ("number", "bool")]
@@ -1006,6 +1080,11 @@ class _Context:
         named = [keys[w] for w in words if w in keys]
         if len(named) >= 2 and named[0] != named[1]:
             return named[0], named[1]
+        for match in re.finditer(r"correlat\w*[^.]*?\bbetween\b([^.]*)", self.question, re.IGNORECASE):
+            between = [self._as_numbers(c) for c in _mentioned(match.group(1), self.kinds)]
+            pair = [c for c in between if c is not None and self.kinds.get(c) in ("number", "bool")]
+            if len(pair) >= 2 and pair[0] != pair[1]:
+                return pair[0], pair[1]
         return (self.numeric[0], self.numeric[1]) if len(self.numeric) >= 2 else None
 
     def _listed_columns(self) -> list[str]:
@@ -1085,7 +1164,7 @@ class _Context:
         return [skew, {"op": "decision", "name": name, "cases": [case], "otherwise": no}]
 
     def _pair_steps(self, r: str, p: str | None = None) -> Steps:
-        x, y = self.numeric[:2]
+        x, y = self.pair_for([]) or self.numeric[:2]
         method = self._method()
         steps: Steps = [{"op": "correlation", "name": r, "x": x, "y": y, "method": method}]
         if p is not None:
