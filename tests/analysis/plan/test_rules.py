@@ -409,3 +409,12 @@ def test_a_correlation_between_the_columns_a_sentence_names_and_a_placeholders_c
         "pearson_coefficient": f"{passengers.Fare.corr(passengers.SibSp):.4f}",
         "mean_value": f"{passengers.Fare.mean():.4f}",
     }
+
+
+def test_a_refusal_names_the_answers_the_rules_did_not_understand(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = "Mean fare and which port is best? @mean_fare[m] @port_type[t]"
+    answer = asyncio.run(TableQuestions(TablePlanSettings(), prompts, None).answer(passengers, question))
+    assert answer.refused and answer.reason is not None
+    assert "@port_type" in answer.reason and "@mean_fare" not in answer.reason

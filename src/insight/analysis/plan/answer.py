@@ -117,11 +117,7 @@ class TableQuestions:
                 plan = await self._model_plan(question, frame, kinds)
             if plan is None:
                 return TableAnswer(
-                    **base,
-                    supported=False,
-                    refused=True,
-                    reason="no planner understood the question (the rule planner needs @name[...] answers it "
-                    "recognises, and no language model was asked)",
+                    **base, supported=False, refused=True, reason=self._not_understood(question, kinds, frame)
                 )
         except PlanRejected as exc:
             return self._failed(base, exc, plan, planner)
@@ -170,6 +166,16 @@ class TableQuestions:
             planner=planner,
             model=self._model_for(planner),
         )
+
+    def _not_understood(self, question: str, kinds: dict[str, Any], frame: pd.DataFrame) -> str:
+        """Why no plan: which requested names the rules did not understand (no model was asked)."""
+        skeleton = self.rules.skeleton(question, kinds, frame)
+        if skeleton is None:
+            return "no planner understood the question: it names no @name[...] answers, and no language model was asked"
+        if not skeleton.missing:
+            return "the rules' plan for the question breaks the plan language's limits (e.g. more than 24 steps)"
+        names = ", ".join(f"@{name}" for name in skeleton.missing)
+        return f"no planner understood {names}: no plan operation was recognised for it, and no model was asked"
 
     @staticmethod
     def _withdrawn(base: dict[str, Any], problem: str, plan: lang.TablePlan) -> TableAnswer:
