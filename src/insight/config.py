@@ -342,6 +342,17 @@ class RaySettings(BaseModel):
     )
     ingest_batch_chunks: int = Field(default=128, ge=1, le=100_000, description="chunks per embed-and-upsert call")
     predict_batch_rows: int = Field(default=100_000, ge=1, le=10_000_000, description="rows per predict call")
+    predict_scorers: Literal["resident", "per_job"] = Field(
+        default="resident",
+        description="predict-batch on Ray: resident: named scorer actors kept on the cluster between jobs (one "
+        "model load per actor per model, not per job); per_job: a Ray Data actor pool started for each job",
+    )
+    resident_idle_s: float = Field(
+        default=900.0, gt=0.0, le=604_800.0, description="a resident scorer left unused this long exits"
+    )
+    call_timeout_s: float = Field(
+        default=600.0, gt=0.0, le=86_400.0, description="resident scorers: longest wait for one call (a load, a block)"
+    )
 
 
 class Settings(BaseSettings):

@@ -122,10 +122,12 @@ def test_cli_scores_a_file_and_rejects_an_unknown_engine(
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("scorers", ["per_job", "resident"])
 def test_ray_engine_gives_the_local_output(
-    ray_cluster: ModuleType, trained_model_dir: Path, tmp_path: Path, rows_csv: Path
+    ray_cluster: ModuleType, trained_model_dir: Path, tmp_path: Path, rows_csv: Path, scorers: str
 ) -> None:
-    settings = make_settings(tmp_path, trained_model_dir, ray=RaySettings(predict_batch_rows=250, actors=2))
+    ray = RaySettings(predict_batch_rows=250, actors=2, predict_scorers=scorers)  # type: ignore[arg-type]
+    settings = make_settings(tmp_path, trained_model_dir, ray=ray)
     predict_file(settings, rows_csv, tmp_path / "local.parquet", engine="local")
     report = predict_file(settings, rows_csv, tmp_path / "ray.parquet", engine="ray")
     assert report.engine == "ray" and report.rows == ROWS

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from insight.rag.ingest import IngestReport, SourceDocument
 
 EngineOption = Annotated[
-    str, typer.Option("--engine", help="local: in this process; ray: Ray Data actors (a local Ray, or --address)")
+    str,
+    typer.Option(
+        "--engine",
+        help="local: in this process; ray: on Ray (a local Ray started for the job, or the cluster at --address)",
+    ),
 ]
 AddressOption = Annotated[
     str | None, typer.Option("--address", help="join this Ray cluster (default: INSIGHT_RAY__ADDRESS, else local)")
