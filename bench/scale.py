@@ -10,8 +10,12 @@ embed nothing, and a job during which one Ray worker is killed (SIGKILL) that mu
 stored once.
 
 predict-batch: ``--rows`` rows drawn around scikit-learn's breast-cancer data (a real row, each feature
-jittered by 5 %, fixed seed) in Parquet, scored by the served model (``var/models/predictor``) locally and on
-Ray (read, score and write all timed); both outputs must be identical.
+jittered by 5 %, fixed seed) in Parquet (row groups of ``--row-group-rows``), scored by the served model
+(``var/models/predictor``; read, score and write all timed, each figure the median of ``--repeat`` runs):
+locally; on Ray started for the job (as ``--engine ray`` without ``--address``: ``ray.init`` reported apart),
+once per design; and on a running cluster (``ray start --head`` started here once, as an operator would, then
+joined with ``--address``): design 1 (a Ray Data actor pool per job), design 2's first job (it starts the
+resident scorers) and its later jobs. Every output must equal the local one.
 
 Run from the repository root::
 
@@ -26,14 +30,17 @@ import argparse
 import gzip
 import json
 import os
+import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +71,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--row-group-rows", type=int, default=100_000, help="predict-batch input's row groups")
+    parser.add_argument("--repeat", type=int, default=3, help="predict-batch: runs per figure (median reported)")
+    parser.add_argument("--cluster-cpus", type=int, default=os.cpu_count() or 1, help="the bench's `ray start`")
     parser.add_argument("--local-threads", type=int, default=2)
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--threads-per-actor", type=int, default=1)
@@ -271,40 +281,149 @@ def generated_rows(n: int, seed: int = 0) -> pa.Table:
     return pa.table(columns)
 
 
-def predict_part(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    source = folder / "rows.parquet"
-    pq.write_table(generated_rows(args.rows), source)
-    ray_settings = RaySettings(actors=args.actors, num_cpus=os.cpu_count())
+def predict_settings(args: argparse.Namespace, scorers: str, address: str | None = None) -> Settings:
+    ray_settings = RaySettings(
+        actors=args.actors,
+        num_cpus=None if address else os.cpu_count(),
+        address=address,
+        predict_scorers=scorers,  # type: ignore[arg-type]
+    )
     settings = Settings(_env_file=None, ray=ray_settings)  # type: ignore[call-arg]
-    settings = settings.model_copy(
+    return settings.model_copy(
         update={"predictor": settings.predictor.model_copy(update={"model_dir": args.model_dir})}
     )
-    local = predict_file(settings, source, folder / "local.parquet", "local")
-    started = time.perf_counter()
-    with ray_runtime(ray_settings):
-        init_s = time.perf_counter() - started
-        on_ray = predict_file(settings, source, folder / "ray.parquet", "ray")
-    identical = pq.read_table(folder / "local.parquet").equals(pq.read_table(folder / "ray.parquet"))
-    ratio = local.seconds / on_ray.seconds
+
+
+def timed_jobs(settings: Settings, source: Path, target: Path, engine: str, repeat: int) -> list[float]:
+    return [predict_file(settings, source, target, engine).seconds for _ in range(repeat)]  # type: ignore[arg-type]
+
+
+def summary(seconds: list[float], rows: int) -> dict[str, Any]:
+    median = statistics.median(seconds)
     return {
-        "rows": args.rows,
-        "local_s": round(local.seconds, 2),
-        "local_rows_per_min": round(local.rows_per_minute),
-        "local_target_rows_per_min": TARGET_ROWS_PER_MIN,
-        "ray_init_s": round(init_s, 2),
-        "ray_s": round(on_ray.seconds, 2),
-        "ray_rows_per_min": round(on_ray.rows_per_minute),
-        "ray_vs_local": round(ratio, 3),
-        "ray_vs_local_target": TARGET_PREDICT_RATIO,
-        "outputs_identical": identical,
-        "met": bool(local.rows_per_minute >= TARGET_ROWS_PER_MIN and ratio >= TARGET_PREDICT_RATIO and identical),
+        "s": [round(x, 3) for x in seconds],
+        "median_s": round(median, 3),
+        "rows_per_min": round(rows * 60 / median),
     }
+
+
+def cold_run(args: argparse.Namespace, scorers: str, source: Path, target: Path) -> dict[str, Any]:
+    """As ``--engine ray`` without ``--address``: a local Ray started for the job, then shut down."""
+    settings = predict_settings(args, scorers)
+    started = time.perf_counter()
+    with ray_runtime(settings.ray, data=scorers == "per_job"):
+        init_s = time.perf_counter() - started
+        job_s = predict_file(settings, source, target, "ray").seconds
+    return {"ray_init_s": round(init_s, 2), "job_s": round(job_s, 3), "init_plus_job_s": round(init_s + job_s, 3)}
+
+
+@contextmanager
+def ray_head(cpus: int) -> Iterator[str]:
+    """``ray start --head --block`` in a temp dir (what an operator runs once); stopped by its own pid."""
+    folder = Path(tempfile.mkdtemp(prefix="rs-", dir="/tmp"))
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", f"--port={port}"]
+    command += [f"--num-cpus={cpus}", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={folder}"]
+    log = folder / "ray-start.log"
+    with log.open("wb") as out:
+        head = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "Ray runtime started" not in log.read_text(errors="replace"):
+            if head.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ray start --head did not start: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=120)  # it drains for up to 30 s first
+        for pid in pids_mentioning(str(folder)):  # anything of this head's left behind
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pids_mentioning(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def predict_part(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    source = folder / "rows.parquet"
+    pq.write_table(generated_rows(args.rows), source, row_group_size=args.row_group_rows)
+    repeat = args.repeat
+    result: dict[str, Any] = {
+        "rows": args.rows,
+        "row_group_rows": args.row_group_rows,
+        "local_target_rows_per_min": TARGET_ROWS_PER_MIN,
+        "ray_vs_local_target": TARGET_PREDICT_RATIO,
+        "repeat": repeat,
+        "load_avg_before": [round(x, 2) for x in os.getloadavg()],
+    }
+    local_settings = predict_settings(args, "resident")
+    local = timed_jobs(local_settings, source, folder / "local.parquet", "local", repeat)
+    expected = pq.read_table(folder / "local.parquet")
+    result["local"] = summary(local, args.rows)
+
+    def same(path: Path) -> bool:
+        return bool(pq.read_table(path).equals(expected))
+
+    cold: dict[str, Any] = {}
+    for scorers in ("per_job", "resident"):
+        cold[scorers] = cold_run(args, scorers, source, folder / f"cold-{scorers}.parquet")
+        cold[scorers]["outputs_identical"] = same(folder / f"cold-{scorers}.parquet")
+    result["cold_local_ray"] = cold
+
+    with ray_head(args.cluster_cpus) as address:
+        os.environ["RAY_AUTH_MODE"] = "token"  # `ray start` turns token authentication on (Ray 2.60)
+        started = time.perf_counter()
+        with ray_runtime(RaySettings(address=address), data=False):
+            cluster: dict[str, Any] = {"ray_init_s": round(time.perf_counter() - started, 2)}
+            per_job = timed_jobs(
+                predict_settings(args, "per_job", address), source, folder / "d1.parquet", "ray", repeat
+            )
+            cluster["per_job"] = {**summary(per_job, args.rows), "outputs_identical": same(folder / "d1.parquet")}
+            settings = predict_settings(args, "resident", address)
+            first = predict_file(settings, source, folder / "d2-first.parquet", "ray").seconds
+            warm = timed_jobs(settings, source, folder / "d2.parquet", "ray", repeat)
+            cluster["resident_first_job_s"] = round(first, 3)
+            cluster["resident"] = {
+                **summary(warm, args.rows),
+                "outputs_identical": same(folder / "d2.parquet") and same(folder / "d2-first.parquet"),
+            }
+        del os.environ["RAY_AUTH_MODE"]
+    result["running_cluster"] = cluster
+    local_median = result["local"]["median_s"]
+    result["ratios"] = {
+        "per_job_cold": round(local_median / cold["per_job"]["job_s"], 3),
+        "resident_cold": round(local_median / cold["resident"]["job_s"], 3),
+        "per_job_running_cluster": round(local_median / cluster["per_job"]["median_s"], 3),
+        "resident_running_cluster_first_job": round(local_median / first, 3),
+        "resident_running_cluster": round(local_median / cluster["resident"]["median_s"], 3),
+    }
+    result["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
+    identical = all(v["outputs_identical"] for v in cold.values()) and all(
+        cluster[k]["outputs_identical"] for k in ("per_job", "resident")
+    )
+    result["outputs_identical"] = identical
+    result["met"] = bool(
+        result["local"]["rows_per_min"] >= TARGET_ROWS_PER_MIN
+        and result["ratios"]["resident_running_cluster"] >= TARGET_PREDICT_RATIO
+        and identical
+    )
+    return result
 
 
 def main() -> None:
     args = parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    result: dict[str, Any] = {"machine": f"{os.cpu_count()} CPUs, shared (not quiet)"}
+    result: dict[str, Any] = {"machine": f"{os.cpu_count()} CPUs, shared", "load_avg": list(os.getloadavg())}
     with tempfile.TemporaryDirectory(prefix="insight-scale-") as tmp:
         if not args.skip_predict:
             result["predict_batch"] = predict_part(args, Path(tmp))
