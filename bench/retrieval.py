@@ -13,6 +13,7 @@ In the same run it measures:
     .venv/bin/python bench/retrieval.py --data ../shared/benchdata/scifact --split train
     .venv/bin/python bench/retrieval.py --data … --store /tmp/scifact-store --quality-only --set bm25_k1=1.2
     .venv/bin/python bench/retrieval.py --data … --store /tmp/scifact-store --latency-only
+    .venv/bin/python bench/retrieval.py --data … --store … --latency-only --set feedback_docs=3   # feedback on
 
 Tune on train, report on test. The last line printed is one JSON object with every figure.
 """
@@ -102,8 +103,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def http_latency(settings: Settings, collection: str, queries: list[str], top_k: int) -> dict[str, float]:
-    """p50/p99 of POST /api/v1/search from this process to a separate uvicorn process."""
+def http_latency(
+    settings: Settings, collection: str, queries: list[str], top_k: int, overrides: list[str] | None = None
+) -> dict[str, float]:
+    """p50/p99 of POST /api/v1/search from this process to a separate uvicorn process.
+
+    The server runs the service's default search settings, with ``overrides`` (``--set key=value``) applied.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -115,6 +121,9 @@ def http_latency(settings: Settings, collection: str, queries: list[str], top_k:
         "INSIGHT_AUTH__ENABLED": "false",  # search itself is measured here; bench/load.py covers the keyed path
         "INSIGHT_AUTH__RATE_LIMIT": "1000000/minute",  # applies per client even without keys (default 1200/minute)
     }  # search settings: the service's defaults (100 candidates per ranking), not the deep quality runs
+    for item in overrides or []:
+        key, _, value = item.partition("=")
+        env[f"INSIGHT_SEARCH__{key.upper()}"] = value
     server = subprocess.Popen(
         [sys.executable, "-m", "insight.cli", "serve", "--port", str(port)],
         env=env,
@@ -272,8 +281,13 @@ def main() -> None:
         print(
             json.dumps(
                 {
-                    f"search_http_{k}": v
-                    for k, v in http_latency(settings, args.collection, list(queries.values()), 10).items()
+                    "search": args.set,
+                    **{
+                        f"search_http_{k}": v
+                        for k, v in http_latency(
+                            settings, args.collection, list(queries.values()), 10, args.set
+                        ).items()
+                    },
                 }
             )
         )
@@ -317,7 +331,11 @@ def main() -> None:
 
     scores = quality(rag, args.collection, queries, qrels, args.depth)
 
-    latency = {} if args.skip_http else http_latency(settings, args.collection, list(queries.values()), top_k=10)
+    latency = (
+        {}
+        if args.skip_http
+        else http_latency(settings, args.collection, list(queries.values()), top_k=10, overrides=args.set)
+    )
 
     result = {
         "data": str(args.data),

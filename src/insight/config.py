@@ -110,6 +110,23 @@ class SearchSettings(BaseModel):
         description="how long a search trusts its in-memory copy of a collection before asking Chroma for the version "
         "(writes through the same process show at once; 0 = ask on every search)",
     )
+    feedback_docs: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description="pseudo-relevance feedback (hybrid search, document aggregation): the first fusion's top this many "
+        "documents refine the query and the rankings are fused again (0 = off; docs/retrieval-tuning.md §8)",
+    )
+    feedback_dense_alpha: float = Field(
+        default=0.5, ge=0.0, le=10.0, description="feedback: q' = normalise(q + alpha · mean of best chunks); 0 = off"
+    )
+    feedback_terms: int = Field(default=10, ge=0, le=200, description="feedback: RM3 expansion terms; 0 = off")
+    feedback_interpolation: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="feedback: the expansion terms' share of the RM3 query's weight"
+    )
+    feedback_lexical_share: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="feedback: RM3's share of lexical_weight; BM25 keeps the rest"
+    )
     max_query_chars: int = Field(default=2000, ge=1)
     max_top_k: int = Field(default=100, ge=1)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)

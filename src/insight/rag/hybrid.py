@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from insight.config import SearchSettings
 from insight.rag.lexical import top_positions
+from insight.rag.prf import DocumentTerms, expanded_scores, feedback_documents, rocchio
 from insight.rag.protocols import Embedder, VectorStore
 from insight.rag.search import (
     Candidate,
@@ -29,7 +31,7 @@ from insight.rag.search import (
     fuse_rankings,
     single_ranking,
 )
-from insight.rag.snapshot import BoolArray, CollectionSnapshot, FloatArray, build_snapshot
+from insight.rag.snapshot import BoolArray, CollectionSnapshot, FloatArray, build_snapshot, document_text
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class HybridSearcher:
         self._snapshots: dict[str, CollectionSnapshot] = {}
         self._snapshot_lock = threading.Lock()
         self._checked: dict[str, tuple[float, CollectionSnapshot]] = {}
+        self._terms: dict[str, tuple[CollectionSnapshot, DocumentTerms]] = {}
 
     def snapshot(self, name: str) -> CollectionSnapshot | None:
         """The snapshot held for ``name`` now, if any (nothing is read from the store)."""
@@ -60,6 +63,7 @@ class HybridSearcher:
         """Forget everything held for a deleted collection."""
         with self._snapshot_lock:
             self._snapshots.pop(name, None)
+            self._terms.pop(name, None)
         self.forget_check(name)
 
     def search(
@@ -71,25 +75,28 @@ class HybridSearcher:
             return []
         eligible = snapshot.eligible(filters)
         depth = max(top_k, self.settings.candidates)
-        chunk_dense = None
+        chunk_dense = vector = None
         if mode != "lexical":
-            chunk_dense = self._chunk_dense_scores(snapshot, name, query, where, eligible, depth)
+            vector = np.asarray(self.embedder.embed_query_array([query]), dtype=np.float32)[0]
+            chunk_dense = self._chunk_dense_scores(snapshot, name, vector, where, eligible, depth)
         tokens = snapshot.chunk_lexical.query_tokens(query) if mode != "dense" else []
         if self.settings.aggregation == "document":
-            return self._documents(snapshot, chunk_dense, tokens, eligible, mode, top_k, depth)
+            feedback = None
+            if mode == "hybrid" and self.settings.feedback_docs > 0 and vector is not None:
+                feedback = _Feedback(vector, self._document_terms(name, snapshot))
+            return self._documents(snapshot, chunk_dense, tokens, eligible, mode, top_k, depth, feedback)
         return self._chunks(snapshot, chunk_dense, tokens, eligible, mode, top_k, depth)
 
     def _chunk_dense_scores(
         self,
         snapshot: CollectionSnapshot,
         name: str,
-        query: str,
+        vector: FloatArray,
         where: dict[str, Any] | None,
         eligible: BoolArray | None,
         depth: int,
     ) -> FloatArray:
         """Cosine of every chunk with the query; -inf for chunks not scored (filtered, or beyond the store's top)."""
-        vector: FloatArray = np.asarray(self.embedder.embed_query_array([query]), dtype=np.float32)[0]
         if snapshot.vectors is not None:
             # einsum, not BLAS: a threaded BLAS matrix-vector product has a long tail on a busy machine
             scores: FloatArray = np.einsum("ij,j->i", snapshot.vectors, vector)
@@ -137,8 +144,13 @@ class HybridSearcher:
         mode: Mode,
         top_k: int,
         depth: int,
+        feedback: _Feedback | None = None,
     ) -> list[SearchHit]:
-        """Documents ranked by their best passage, their first passage and document-level BM25."""
+        """Documents ranked by their best passage, their first passage and document-level BM25.
+
+        With ``feedback`` (hybrid only) the first fusion's top documents refine the query and the rankings are
+        fused again (``insight.rag.prf``); each hit's breakdown stays the query's own ranks and scores.
+        """
         settings = self.settings
         best_passage = first_passage = lexical = Ranking([], [])
         if chunk_dense is not None:
@@ -152,14 +164,14 @@ class HybridSearcher:
                 doc_scores[~doc_eligible] = 0.0
             lexical = _ranking(doc_scores, depth, above=0.0)
         if mode == "hybrid":
-            fused = fuse_rankings(
-                [
-                    (settings.first_chunk_weight, first_passage),
-                    (settings.dense_weight, best_passage),
-                    (settings.lexical_weight, lexical),
-                ],
-                settings,
-            )
+            first_round = _DocumentRankings(first_passage, best_passage, lexical)
+            fused = first_round.fused(settings)
+            if feedback is not None and chunk_dense is not None and fused:
+                second_round = self._feedback_rankings(
+                    snapshot, feedback, feedback_documents(fused, settings.feedback_docs), first_round, chunk_dense,
+                    tokens, eligible, depth,
+                )  # fmt: skip
+                fused = second_round.fused(settings)
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:top_k]
         else:
             single = best_passage if mode == "dense" else lexical
@@ -190,6 +202,52 @@ class HybridSearcher:
                 )
             )
         return hits
+
+    def _feedback_rankings(
+        self,
+        snapshot: CollectionSnapshot,
+        feedback: _Feedback,
+        top: list[tuple[int, float]],
+        first_round: _DocumentRankings,
+        chunk_dense: FloatArray,
+        tokens: list[str],
+        eligible: BoolArray | None,
+        depth: int,
+    ) -> _DocumentRankings:
+        """The rankings after pseudo-relevance feedback from the first fusion's ``top`` documents."""
+        settings = self.settings
+        first_passage, best_passage = first_round.first_passage, first_round.best_passage
+        if settings.feedback_dense_alpha > 0 and snapshot.vectors is not None:
+            chunks = [snapshot.best_chunk(doc, chunk_dense, eligible) for doc, _ in top]
+            moved = rocchio(feedback.query_vector, snapshot.vectors[chunks], settings.feedback_dense_alpha)
+            moved_dense: FloatArray = np.einsum("ij,j->i", snapshot.vectors, moved)
+            if eligible is not None:
+                moved_dense[~eligible] = -np.inf
+            best_passage = _ranking(snapshot.max_per_doc(moved_dense), depth, above=-np.inf)
+            first_passage = _ranking(moved_dense[snapshot.doc_first], depth, above=-np.inf)
+        expanded = Ranking([], [])
+        if settings.feedback_terms > 0:
+            weights = feedback.terms.expansion(tokens, top, settings.feedback_terms, settings.feedback_interpolation)
+            expanded_doc_scores = expanded_scores(snapshot.doc_lexical, weights)
+            doc_eligible = snapshot.doc_eligible(eligible)
+            if doc_eligible is not None:
+                expanded_doc_scores[~doc_eligible] = 0.0
+            expanded = _ranking(expanded_doc_scores, depth, above=0.0)
+        return _DocumentRankings(first_passage, best_passage, first_round.lexical, expanded)
+
+    def _document_terms(self, name: str, snapshot: CollectionSnapshot) -> DocumentTerms:
+        """The documents as term counts for RM3, built at a snapshot's first feedback search (~1 s for 5k)."""
+        held = self._terms.get(name)
+        if held is not None and held[0] is snapshot:
+            return held[1]
+        ends = [*snapshot.doc_starts[1:].tolist(), len(snapshot)]
+        texts = [
+            document_text(snapshot.texts[start:end], snapshot.metadatas[start:end], self.settings.title_repeats)
+            for start, end in zip(snapshot.doc_starts.tolist(), ends, strict=True)
+        ]
+        terms = DocumentTerms.from_texts(texts)
+        self._terms[name] = (snapshot, terms)
+        return terms
 
     def _current(self, name: str) -> CollectionSnapshot:
         """The collection's snapshot; the store is asked for the version at most every ``snapshot_max_age_s``.
@@ -240,6 +298,36 @@ class HybridSearcher:
             version,
         )
         return snapshot
+
+
+@dataclass(frozen=True)
+class _DocumentRankings:
+    """The rankings that document search fuses; ``expanded`` (RM3, feedback only) takes a share of BM25's weight."""
+
+    first_passage: Ranking
+    best_passage: Ranking
+    lexical: Ranking
+    expanded: Ranking = Ranking([], [])
+
+    def fused(self, settings: SearchSettings) -> dict[int, float]:
+        share = settings.feedback_lexical_share if self.expanded.positions else 0.0
+        return fuse_rankings(
+            [
+                (settings.first_chunk_weight, self.first_passage),
+                (settings.dense_weight, self.best_passage),
+                (settings.lexical_weight * (1.0 - share), self.lexical),
+                (settings.lexical_weight * share, self.expanded),
+            ],
+            settings,
+        )
+
+
+@dataclass(frozen=True)
+class _Feedback:
+    """What pseudo-relevance feedback needs beyond the first rankings: the query's vector, the documents' terms."""
+
+    query_vector: FloatArray
+    terms: DocumentTerms
 
 
 def _ranking(scores: FloatArray, depth: int, above: float) -> Ranking:
