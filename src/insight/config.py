@@ -173,6 +173,13 @@ class AnswerSettings(BaseModel):
     )
     sentence_dense: bool = Field(default=False, description="embed candidate sentences (cached) for a dense feature")
     generative_sentences: int = Field(default=3, ge=1, le=10, description="sentences shown to the model")
+    snap_min_f1: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="generative: the model's phrase is replaced by the run of words of its chosen sentence it "
+        "matches best (token F1); below this F1 the extractive answer is returned instead",
+    )
     bias: float = -9.079
     w_lexical: float = 1.996
     w_lexical_relative: float = 1.018

@@ -224,3 +224,19 @@ async def test_an_answer_from_another_sentence_than_the_chosen_one_is_refused(st
     question = "How long are raw event logs kept?"
     answer = await answerer(store_rag, span_llm((1, "seven years")), "generative").answer("hbk", question)
     assert answer.mode == "extractive" and answer.meta["fallback_reason"] == "not in the cited sentences: seven"
+
+
+@pytest.mark.anyio
+async def test_a_rephrased_phrase_is_answered_with_the_sentences_own_words(store_rag: RagService) -> None:
+    store_rag.ingest("hbk", [doc(k, v) for k, v in HANDBOOK.items()])
+    question = "How many manual dashboard refreshes are allowed per day?"
+    answer = await answerer(store_rag, span_llm((1, "20 refreshes per day")), "generative").answer("hbk", question)
+    assert answer.mode == "generative" and answer.meta["model_phrase"] == "20 refreshes per day"
+    assert answer.answer == "20 manual dashboard refreshes are allowed per day"  # a quote, the number kept
+    (citation,) = answer.citations
+    assert citation.quote is not None and answer.answer in citation.quote
+    assert 0.5 <= answer.meta["span_f1"] < 1.0
+    far = await answerer(store_rag, span_llm((1, "refreshes allowed daily")), "generative", snap_min_f1=0.9).answer(
+        "hbk", question
+    )
+    assert far.mode == "extractive" and "matches no run" in far.meta["fallback_reason"]

@@ -6,8 +6,10 @@ Three modes (``AnswerSettings.mode``, or per request):
   each cited with its document, chunk and exact span. No model call. When no sentence scores at least
   ``found_threshold`` the answer is "not found in the documents", with the nearest passages as ``related``.
 - ``generative``: the extractive answer first; then the model (``rag_extract``) picks one of the best
-  sentences and copies the short phrase that answers; ``insight.rag.verify`` checks every number and name
-  of it against that sentence. When it fails (or the call fails) the extractive answer is returned and
+  sentences and copies the short phrase that answers; the phrase is snapped to the run of words of that
+  sentence it matches best (``insight.rag.spans``), so the answer is a verbatim quote with an exact span, and
+  ``insight.rag.verify`` checks that every number and name the model wrote is in that run. When no run
+  matches well enough, or a term is missing (or the call fails), the extractive answer is returned and
   ``meta`` says why.
 - ``passages`` (the ``rag_answer`` prompts, kept for evaluation against them): the model answers from whole
   passages, as below.
@@ -46,6 +48,7 @@ from insight.prompts import Prompt, PromptRegistry
 from insight.rag.extractive import ScoredSentence, Selection, SentenceSelector
 from insight.rag.search import Filters, SearchHit
 from insight.rag.service import RagService
+from insight.rag.spans import snap
 from insight.rag.verify import cleaned, verify
 
 NOT_FOUND = "not found in the documents"
@@ -476,20 +479,36 @@ class Answerer:
             "input_tokens": llm.count_tokens(prompt_text),
             "output_tokens": llm.count_tokens(choice.model_dump_json()),
         }
+        phrase = cleaned(choice.answer)
         if not 1 <= choice.sentence <= len(offered):
             reason = f"the model chose sentence {choice.sentence}, not offered"
-            return self._fell_back(extractive, prompt, started, reason, choice.answer, spent)
+            return self._fell_back(extractive, prompt, started, reason, phrase, spent)
+        # Only the sentence the model named is searched: a phrase it copied from another offered sentence (which
+        # may be a planted one) is not quoted under a citation the model did not choose.
         chosen = offered[choice.sentence - 1]
-        text = cleaned(choice.answer)
-        check = verify(text, [chosen.sentence.text])
+        check = verify(phrase, [chosen.sentence.text])
         if not check.ok:
-            return self._fell_back(extractive, prompt, started, check.reason or "not verified", text, spent)
+            return self._fell_back(extractive, prompt, started, check.reason or "not verified", phrase, spent)
+        span = snap(phrase, [chosen.sentence.text], required=check.checked)
+        minimum = self.answer_settings.snap_min_f1
+        if span is None or span.f1 < minimum:
+            best = f"{span.f1:.2f}" if span is not None else "none"
+            reason = f"the model's phrase matches no run of the chosen sentence (best token F1 {best} < {minimum})"
+            return self._fell_back(extractive, prompt, started, reason, phrase, spent)
+        # every number and name the model wrote must be in the quoted run too: snapping drops words, never claims
+        in_run = verify(phrase, [span.text], min_word_share=0.0)
+        if not in_run.ok:
+            reason = f"{in_run.reason} (the run of the sentence closest to the model's phrase)"
+            return self._fell_back(extractive, prompt, started, reason, phrase, spent)
+        text = span.text
         meta = {
             **self._meta(llm, prompt, started, prompt_text, choice.model_dump_json()),
             "answer_mode": "generative",
             "verified": True,
             "checked_terms": check.checked,
-            "verbatim": text.lower() in chosen.sentence.text.lower(),
+            "verbatim": True,
+            "model_phrase": phrase,
+            "span_f1": round(span.f1, 4),
             "extractive_answer": extractive.answer,
         }
         return Answer(
