@@ -436,21 +436,31 @@ def _no_model(_settings: Any) -> Any:
     raise AssertionError("an extractive suite must not build a chat client")
 
 
+def extractive_squad_suite(folder: Path, squad_folder: Path, every: int, **fields: Any) -> LoadedSuite:
+    """An extractive ask suite over every question of ``squad_folder`` (every n-th), collection squad-ci."""
+    return load_suite_file(
+        write_suite(
+            folder / "suites",
+            kind="ask",
+            answer_mode="extractive",
+            dataset={"squad": squad_folder, "half": "all", "every": every},
+            collection="squad-ci",
+            **fields,
+        )
+    )
+
+
 def test_an_extractive_squad_suite_scores_the_answer_sentences_without_a_model(
     settings: Settings, prompts: PromptRegistry, rag: RagService, tmp_path: Path, squad_folder: Path
 ) -> None:
-    loaded = load_suite_file(
-        write_suite(
-            tmp_path / "suites",
-            name="ask-squad-ci",
-            kind="ask",
-            answer_mode="extractive",
-            dataset={"squad": squad_folder, "half": "all", "every": 1},
-            collection="squad-ci",
-            top_k=3,
-            metrics=["exact_match", "squad_f1", "answer_contained", "gold_cited", "citation_precision", "found_rate"],
-            targets=[{"metric": "gold_cited", "op": ">=", "value": 0.5}],
-        )
+    loaded = extractive_squad_suite(
+        tmp_path,
+        squad_folder,
+        every=1,
+        name="ask-squad-ci",
+        top_k=3,
+        metrics=["exact_match", "squad_f1", "answer_contained", "gold_cited", "citation_precision", "found_rate"],
+        targets=[{"metric": "gold_cited", "op": ">=", "value": 0.5}],
     )
     evaluator = Evaluator(settings, prompts, llm_factory=_no_model, rag_factory=lambda: rag, cache=OutputCache(None))
     (result,) = run(evaluator, loaded)
@@ -483,16 +493,6 @@ def test_an_ask_suite_without_gold_answers_leaves_the_span_metrics_unmeasured(
 def test_every_nth_case_spreads_a_sample_over_the_dataset(
     settings: Settings, prompts: PromptRegistry, tmp_path: Path, squad_folder: Path
 ) -> None:
-    loaded = load_suite_file(
-        write_suite(
-            tmp_path / "suites",
-            name="ask-every",
-            kind="ask",
-            answer_mode="extractive",
-            dataset={"squad": squad_folder, "half": "all", "every": 2},
-            collection="c",
-            metrics=["exact_match"],
-        )
-    )
+    loaded = extractive_squad_suite(tmp_path, squad_folder, every=2, name="ask-every", metrics=["exact_match"])
     dataset = Evaluator(settings, prompts).dataset(loaded.suite)
     assert [c["id"] for c in dataset.cases] == ["s1", "s3"] and dataset.name == "squad-all-every-2"
