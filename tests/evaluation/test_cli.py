@@ -70,6 +70,11 @@ def test_list_and_compare(env: Path) -> None:
 
 def test_unreachable_tracking_is_reported_not_a_traceback(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSIGHT_TRACKING__URI", "http://127.0.0.1:9")
+
+    async def not_run(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the suite ran before tracking was checked")
+
+    monkeypatch.setattr("insight.evaluation.runner.Evaluator.run", not_run)
     result = runner.invoke(app, ["eval", "run", "reachable"])
-    assert result.exit_code == 2
-    assert "MLflow tracking at http://127.0.0.1:9" in result.output
+    assert result.exit_code == 2, result.output
+    assert "MLflow tracking at http://127.0.0.1:9" in result.output  # refused before the suite ran, not after

@@ -123,6 +123,7 @@ def run(
     from insight.evaluation.suites import find_suite
     from insight.evaluation.tracking import log_results
     from insight.prompts import PromptRegistry
+    from insight.tracking import configure_tracking
 
     settings = load_settings()
     try:
@@ -131,6 +132,8 @@ def run(
         cache_root = settings.evaluation.cache_dir if cache else None
         if address:
             settings = settings.model_copy(update={"ray": settings.ray.model_copy(update={"address": address})})
+        if track:  # an unreachable MLflow fails now, not after a run of many minutes
+            configure_tracking(settings.tracking, settings.evaluation.experiment)
         executor = _executor(ctx, engine, settings, cache_root)
         evaluator = Evaluator(settings, prompts, cache=OutputCache(cache_root), executor=executor)
         columns = (
