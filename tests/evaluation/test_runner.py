@@ -16,7 +16,7 @@ from insight.errors import ConfigError, SuiteInvalid
 from insight.evaluation import Evaluator, RunResult, load_suite_file
 from insight.evaluation.cache import OutputCache
 from insight.evaluation.squad import normalise_answer
-from insight.evaluation.suites import LoadedSuite
+from insight.evaluation.suites import LoadedSuite, ModelSpec
 from insight.predictor.config import load_model_config
 from insight.predictor.data import load_dataset, split_dataset
 from insight.predictor.service import Predictor
@@ -496,3 +496,27 @@ def test_every_nth_case_spreads_a_sample_over_the_dataset(
     loaded = extractive_squad_suite(tmp_path, squad_folder, every=2, name="ask-every", metrics=["exact_match"])
     dataset = Evaluator(settings, prompts).dataset(loaded.suite)
     assert [c["id"] for c in dataset.cases] == ["s1", "s3"] and dataset.name == "squad-all-every-2"
+
+
+def test_with_an_executor_the_driver_names_the_model_without_building_it(
+    settings: Settings, prompts: PromptRegistry, rag: RagService, tmp_path: Path, corpus: Path, qa_dataset: Path
+) -> None:
+    """The workers build their own chat clients (``eval run --engine ray``): the driver must not load a model."""
+    from insight.evaluation.runner import CaseJob, CaseRecord
+    from insight.llm.local_model import LOCAL_MODEL_NAME
+
+    jobs: list[CaseJob] = []
+
+    async def executor(job: CaseJob, step: Any) -> list[CaseRecord]:
+        jobs.append(job)
+        return [CaseRecord(case_id=case["id"], repeat=0) for case in job.cases]
+
+    loaded = ask_suite(tmp_path, "ask-remote", 1, corpus, qa_dataset, metrics=["citation_recall"])
+    evaluator = Evaluator(settings, prompts, llm_factory=_no_model, rag_factory=lambda: rag, executor=executor)
+    (result,) = run(evaluator, loaded)
+    assert len(jobs) == 1 and len(result.cases) == 4
+    assert result.model == f"local/{LOCAL_MODEL_NAME}" == result.params["model"]
+    remote = loaded.suite.model_copy(update={"model": ModelSpec(provider="openai", model="gpt-x")})
+    assert evaluator.model_label(remote, None) == "openai/gpt-x"
+    extractive = loaded.suite.model_copy(update={"answer_mode": "extractive", "prompt": None})
+    assert evaluator.model_label(extractive, None) is None

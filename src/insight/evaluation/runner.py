@@ -192,6 +192,20 @@ class Evaluator:
         overrides = suite.model.model_dump(exclude_none=True)
         return self.settings.llm.model_copy(update=overrides) if overrides else self.settings.llm
 
+    def model_label(self, suite: Suite, llm: LLMClient | None) -> str | None:
+        """``provider/model`` of the chat model a run uses: the built client's, or (when workers build it) the
+        name the same settings give; None for a suite that calls no model."""
+        if llm is not None:
+            return f"{llm.provider}/{llm.model_name}"
+        if not suite.calls_model:
+            return None
+        settings = self.llm_settings(suite)
+        if settings.provider == "local":  # the embedded model is named by its file, whatever ``model`` says
+            from insight.llm.local_model import LOCAL_MODEL_NAME
+
+            return f"local/{LOCAL_MODEL_NAME}"
+        return f"{settings.provider}/{settings.model}" if settings.model else settings.provider
+
     def _llm(self, suite: Suite) -> LLMClient:
         llm_settings = self.llm_settings(suite)
         if self._llm_factory is not None:
@@ -275,7 +289,9 @@ class Evaluator:
         rag = await anyio.to_thread.run_sync(self._rag) if suite.kind in ("retrieval", "ask") else None
         if rag is not None:
             await anyio.to_thread.run_sync(self._ensure_corpus, rag, suite, dataset)
-        llm = await anyio.to_thread.run_sync(self._llm, suite) if suite.calls_model else None
+        # an executor's workers build their own chat clients: the driver does not load a model just to name it
+        llm = await anyio.to_thread.run_sync(self._llm, suite) if suite.calls_model and not self.executor else None
+        model = self.model_label(suite, llm)
         total = len(cases) * suite.repeats * max(1, len(prompts))
         done = 0
 
@@ -296,7 +312,7 @@ class Evaluator:
                 records = await self._run_cases(suite, cases, self._scorer(suite, prompt, llm, rag), step)
             # ranx (numba: seconds to load, tens of seconds to compile the first time) and the bootstrap:
             # a worker thread
-            result = await anyio.to_thread.run_sync(self._result, loaded, suite, dataset, prompt, llm, records)
+            result = await anyio.to_thread.run_sync(self._result, loaded, suite, dataset, prompt, model, records)
             result.cache_hits, result.cache_misses = self.cache.hits - hits, self.cache.misses - misses
             result.seconds = round(time.perf_counter() - started, 2)
             results.append(result)
@@ -405,14 +421,13 @@ class Evaluator:
         suite: Suite,
         dataset: Dataset,
         prompt: Prompt | None,
-        llm: LLMClient | None,
+        model: str | None,
         records: list[CaseRecord],
     ) -> RunResult:
         if suite.kind in ("retrieval", "ask"):
             _add_ranking_scores(suite, records)
         summaries = self._summaries(suite, records)
         targets = [check_target(t, summaries.get(t.metric), suite.max_unmeasured) for t in suite.targets]
-        model = f"{llm.provider}/{llm.model_name}" if llm is not None else None
         params = {
             "suite": suite.name,
             "kind": suite.kind,
