@@ -66,6 +66,8 @@ def test_list_and_compare(env: Path) -> None:
     assert both.exit_code == 0, both.output
     assert "reachable vs unreachable" in both.output
     assert "reachable (pass)" in both.output and "unreachable (fail)" in both.output
+    accuracy_row = next(line for line in both.output.splitlines() if "accuracy" in line)
+    assert ">= 0.85 / >= 0.9999" in accuracy_row  # each suite's own target
 
 
 def test_unreachable_tracking_is_reported_not_a_traceback(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

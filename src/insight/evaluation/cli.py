@@ -209,7 +209,8 @@ def compare(
     for run in runs:
         table.add_column(f"{run.label} ({run.gate})")
     for metric in metrics:
-        target = next((r.targets.get(metric) for r in runs if r.targets.get(metric)), "")
+        # suites compared side by side may set different targets: each is shown, and each run's mark is its own
+        target = " / ".join(dict.fromkeys(t for r in runs if (t := r.targets.get(metric, ""))))
         cells = []
         for run in runs:
             if metric not in run.metrics:
