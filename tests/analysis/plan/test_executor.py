@@ -431,3 +431,28 @@ def test_remove_outliers_can_keep_only_the_outliers(frame: pd.DataFrame) -> None
     )
     result = execute(check_plan(plan, table_kinds(frame)), frame, SETTINGS)
     assert result.values == {"n": 1, "top": 512.33}  # Q3 62.19 + 1.5 × IQR 54.2: only 512.33 is above
+
+
+def _run_steps(table: pd.DataFrame, *steps: dict[str, Any]) -> dict[str, str]:
+    plan = check_plan(TablePlan.model_validate({"steps": list(steps)}), table_kinds(table))
+    return execute(plan, table, TablePlanSettings()).formatted()
+
+
+def test_list_answers_frequent_values_and_missing_columns() -> None:
+    table = pd.DataFrame({"b": ["x", "y", "x", None, "x", "y"], "a": [1.0, None, 3.0, 4.0, 5.0, 6.0], "c": [1] * 6})
+    values = _run_steps(
+        table,
+        {"op": "frequent_values", "name": "kinds", "column": "b", "min_count": 2, "report": "values"},
+        {"op": "frequent_values", "name": "how_many", "column": "b", "min_count": 3},
+        {"op": "missing_columns", "name": "gaps", "order": "alphabetical"},
+        {"op": "missing_columns", "name": "gaps_in_table_order"},
+    )
+    assert values == {"kinds": "x, y", "how_many": "1", "gaps": "a, b", "gaps_in_table_order": "b, a"}
+
+
+def test_a_correlation_within_a_group_needs_both_by_and_group() -> None:
+    table = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [2.0, 1.0, 4.0, 3.0], "g": ["a", "a", "a", "b"]})
+    with pytest.raises(PlanRejected, match="both by and group"):
+        _run_steps(table, {"op": "correlation", "name": "r", "x": "x", "y": "y", "by": "g"})
+    values = _run_steps(table, {"op": "correlation", "name": "r", "x": "x", "y": "y", "by": "g", "group": "a"})
+    assert values == {"r": f"{stats.pearsonr([1.0, 2.0, 3.0], [2.0, 1.0, 4.0]).statistic:.6g}"}

@@ -418,3 +418,155 @@ def test_a_refusal_names_the_answers_the_rules_did_not_understand(
     answer = asyncio.run(TableQuestions(TablePlanSettings(), prompts, None).answer(passengers, question))
     assert answer.refused and answer.reason is not None
     assert "@port_type" in answer.reason and "@mean_fare" not in answer.reason
+
+
+# ---- paraphrases and list answers (written as variants of the tuning half's phrasings) ----------------------
+
+
+@pytest.fixture
+def cabins(passengers: pd.DataFrame) -> pd.DataFrame:
+    return passengers.assign(
+        Name=list("ABCDEFGHIJ"), Cabin=[None, "C1", None, None, "E2", None, None, "B3", None, None]
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is the largest fare? @largest_fare[x]", lambda f: f"{f.Fare.max():g}"),
+        ("What is the top fare paid? @top_fare[x]", lambda f: f"{f.Fare.max():g}"),
+        ("What is the smallest age? @smallest_age[x]", lambda f: f"{f.Age.min():g}"),
+        (
+            "What is the range of fare? @fare_range[x] two decimal places",
+            lambda f: f"{f.Fare.max() - f.Fare.min():.2f}",
+        ),
+        (
+            "What is the 75th percentile of fare? @fare_p75[x] two decimal places",
+            lambda f: f"{f.Fare.quantile(0.75):.2f}",
+        ),
+        ("What is the first quartile of age? @age_q1[x] two decimal places", lambda f: f"{f.Age.quantile(0.25):.2f}"),
+        ("What is the mode of Embarked? @embarked_mode[x]", lambda f: f.Embarked.mode().iloc[0]),
+        ("How many passengers are there? @passenger_count[x]", lambda f: str(len(f))),
+        ("What is the number of passengers? @number_of_passengers[x]", lambda f: str(len(f))),
+    ],
+)
+def test_synonyms_in_a_name_choose_the_statistic(
+    passengers: pd.DataFrame, prompts: PromptRegistry, question: str, expected: Any
+) -> None:
+    _, values = ask(passengers, prompts, question)
+    assert list(values.values()) == [expected(passengers)]
+
+
+def test_a_quantile_name_without_its_level_is_not_guessed(passengers: pd.DataFrame) -> None:
+    question = "What is the percentile of fare? @fare_percentile[x] two decimal places"
+    assert RulePlanner().plan(question, table_kinds(passengers), passengers) is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the average fare for passengers in the first class? @first_class_avg_fare[x] two decimal places",
+        "What is the mean fare by class 1? @mean_fare_by_class_1[x] two decimal places",
+    ],
+)
+def test_a_group_named_by_part_of_a_column_name(
+    passengers: pd.DataFrame, prompts: PromptRegistry, question: str
+) -> None:
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["aggregate"]
+    assert list(values.values()) == [f"{passengers.Fare[passengers.Pclass == 1].mean():.2f}"]
+
+
+def test_the_column_before_by_is_measured_and_the_words_after_it_pick_the_group(prompts: PromptRegistry) -> None:
+    frame = pd.DataFrame({"number_of_runs": [10, 20, 30, 40], "indicator_of_free_agency_eligibility": [1, 1, 0, 0]})
+    question = (
+        "Group by 'indicator_of_free_agency_eligibility' and take the mean of 'number_of_runs'. "
+        "@average_runs_by_eligible_for_free_agency[a] @average_runs_by_not_eligible_for_free_agency[b], "
+        "two decimal places."
+    )
+    _, values = ask(frame, prompts, question)
+    assert values == {
+        "average_runs_by_eligible_for_free_agency": "15.00",
+        "average_runs_by_not_eligible_for_free_agency": "35.00",
+    }
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which columns have missing values? @missing_columns[list]",
+        "List the columns containing missing values. @columns_with_missing[a, b]",
+    ],
+)
+def test_the_columns_with_missing_values_are_listed(
+    cabins: pd.DataFrame, prompts: PromptRegistry, question: str
+) -> None:
+    ops, values = ask(cabins, prompts, question)
+    assert ops == ["missing_columns"]
+    assert list(values.values()) == ["Age, Cabin"]
+
+
+def test_only_text_columns_when_the_question_says_object_columns(cabins: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "Which columns of type object contain missing values, sorted alphabetically? "
+        "@missing_object_columns[column1, column2]"
+    )
+    _, values = ask(cabins, prompts, question)
+    assert list(values.values()) == ["Cabin"]
+
+
+def test_missing_counts_per_column_cover_the_tables_own_columns_only(prompts: PromptRegistry) -> None:
+    frame = pd.DataFrame({"DATE TIME": ["01/01 10", "01/02 10", None], "SPEED": [1.0, None, 3.0]})
+    question = "How many missing values does each column have? @missing_per_column[{'DATE TIME': n, 'SPEED': m}]"
+    _, values = ask(frame, prompts, question)
+    assert list(values.values()) == ["{'DATE TIME': 1, 'SPEED': 1}"]
+
+
+def test_outlier_values_are_listed_in_ascending_order(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "Identify outliers in Fare by the IQR rule. Return the outlier values sorted ascending. @fare_outliers[list]"
+    )
+    ops, values = ask(passengers, prompts, question)
+    fare = passengers.Fare
+    q1, q3 = fare.quantile(0.25), fare.quantile(0.75)
+    outliers = sorted(fare[(fare < q1 - 1.5 * (q3 - q1)) | (fare > q3 + 1.5 * (q3 - q1))])
+    assert ops == ["outlier_values"]
+    assert values == {"fare_outliers": ", ".join(f"{v:g}" for v in outliers)}
+
+
+def test_the_rows_whose_value_is_an_outlier_are_named_by_another_column(prompts: PromptRegistry) -> None:
+    frame = pd.DataFrame({"country": list("ABCDEFGH"), "gdp_1982": [1.0, 2.0, 2.5, 3.0, 2.2, 1.8, 40.0, 30.0]})
+    question = (
+        "Identify any outliers in gdp_1982 by the IQR rule (1.5 times the IQR). Report the countries whose values "
+        "are outliers. @outlier_countries[list_of_strings]"
+    )
+    ops, values = ask(frame, prompts, question)
+    assert ops == ["outlier_values"]
+    assert values == {"outlier_countries": "H, G"}
+
+
+def test_a_count_of_outliers_is_still_a_count(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    ops, _ = ask(passengers, prompts, "How many outliers does Fare have by the IQR rule? @fare_outlier_count[n]")
+    assert ops == ["outlier_count"]
+
+
+def test_values_that_appear_at_least_n_times_are_counted(prompts: PromptRegistry) -> None:
+    frame = pd.DataFrame({"SPP_SYMBOL": ["a", "a", "a", "b", "b", "c", "a", "b", "b", "d"]})
+    question = (
+        "How many unique species (SPP_SYMBOL values) are there, where each species has at least 4 observations? "
+        "Count unique SPP_SYMBOL values that appear at least 4 times. @unique_species_count[n]"
+    )
+    ops, values = ask(frame, prompts, question)
+    assert ops == ["frequent_values"]
+    assert values == {"unique_species_count": "2"}
+
+
+def test_a_correlation_within_one_group_named_by_the_name(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "What is the correlation between Age and Fare for passengers in class 3? "
+        "@class_3_correlation[x] two decimal places"
+    )
+    ops, values = ask(passengers, prompts, question)
+    third = passengers[passengers.Pclass == 3].dropna(subset=["Age"])
+    assert ops == ["correlation"]
+    assert values == {"class_3_correlation": f"{stats.pearsonr(third.Age, third.Fare).statistic:.2f}"}

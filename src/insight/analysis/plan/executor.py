@@ -136,6 +136,22 @@ def _outlier_mask(values: pd.Series, method: str, threshold: float | None) -> pd
     return ((values - values.mean()) / sd).abs() > limit
 
 
+def _outlier_values(frame: pd.DataFrame, step: lang.OutlierValues) -> str:
+    """The outliers (or ``values_of`` on their rows), sorted by the outlying value, as "a, b, c"."""
+    x = _numbers(frame[step.column])
+    outliers = x[_outlier_mask(x, step.method, step.threshold)]
+    if step.order != "table":
+        outliers = outliers.sort_values(ascending=step.order == "ascending", kind="stable")
+    shown = outliers if step.values_of is None else frame[step.values_of].loc[outliers.index]
+    texts = []
+    for value in shown:
+        plain = _plain(value)
+        if isinstance(plain, float) and step.round is None and plain.is_integer():
+            plain = int(plain)
+        texts.append(format_value(plain, step.round))
+    return ", ".join(texts)
+
+
 def _to_number(series: pd.Series) -> pd.Series[Any]:
     if pd.api.types.is_numeric_dtype(series.dtype):
         return series.astype("float64")
@@ -380,7 +396,8 @@ def _measure(frame: pd.DataFrame, step: Any, values: dict[str, Value]) -> Value:
                 raise PlanExecutionError(f"row {step.position} is outside the table ({len(frame)} rows)")
             return _plain(frame[step.column].iloc[step.position])
         case lang.Correlation():
-            r, p = _correlation(frame[step.x], frame[step.y], step.method)
+            rows = frame if step.by is None else frame.loc[_matches(frame[step.by], step.group)]
+            r, p = _correlation(rows[step.x], rows[step.y], step.method)
             return p if step.statistic == "p_value" else r
         case lang.StrongestCorrelation():
             return _strongest(frame, step)
@@ -412,6 +429,18 @@ def _measure(frame: pd.DataFrame, step: Any, values: dict[str, Value]) -> Value:
         case lang.MissingCounts():
             columns = step.columns or [str(c) for c in frame.columns]
             return repr({column: int(frame[column].isna().sum()) for column in columns})
+        case lang.OutlierValues():
+            return _outlier_values(frame, step)
+        case lang.MissingColumns():
+            columns = step.columns or [str(c) for c in frame.columns]
+            found = [column for column in columns if frame[column].isna().any()]
+            return ", ".join(sorted(found) if step.order == "alphabetical" else found)
+        case lang.FrequentValues():
+            counts = frame[step.column].dropna().value_counts()
+            frequent = counts[counts >= step.min_count]
+            if step.report == "count":
+                return len(frequent)
+            return ", ".join(format_value(_plain(v), step.round) for v in frequent.index)
         case lang.Decision():
             for case in step.cases:
                 if all(_check(check, values) for check in case.when):

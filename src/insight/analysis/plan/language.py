@@ -228,13 +228,16 @@ class ValueAt(_Measure):
 
 
 class Correlation(_Measure):
-    """Correlation of ``x`` and ``y`` over rows where both are present: the coefficient or its p-value."""
+    """Correlation of ``x`` and ``y`` over rows where both are present (optionally within one group of
+    ``by``): the coefficient or its p-value."""
 
     op: Literal["correlation"]
     x: ColumnName
     y: ColumnName
     method: Literal["pearson", "spearman", "kendall"] = "pearson"
     statistic: Statistic = "value"
+    by: ColumnName | None = Field(default=None, description="group column")
+    group: Scalar | None = Field(default=None, description="the group of `by` to correlate within")
 
 
 class StrongestCorrelation(_Measure):
@@ -302,6 +305,35 @@ class MissingCounts(_Measure):
     columns: list[ColumnName] = Field(default_factory=list, max_length=100)
 
 
+class OutlierValues(_Measure):
+    """The outliers of ``column`` (IQR or z-score rule) as a sorted list "a, b, c"; with ``report``, that
+    column's values on the outlier rows instead (``values_of``: e.g. the countries whose GDP is an outlier)."""
+
+    op: Literal["outlier_values"]
+    column: ColumnName
+    method: Literal["iqr", "zscore"]
+    threshold: float | None = Field(default=None, description="IQR factor (1.5) or z limit (3)")
+    values_of: ColumnName | None = Field(default=None, description="list this column's values on the outlier rows")
+    order: Literal["ascending", "descending", "table"] = "ascending"
+
+
+class MissingColumns(_Measure):
+    """The columns (among ``columns``; every column when empty) with at least one missing value, as "a, b"."""
+
+    op: Literal["missing_columns"]
+    columns: list[ColumnName] = Field(default_factory=list, max_length=100)
+    order: Literal["table", "alphabetical"] = "table"
+
+
+class FrequentValues(_Measure):
+    """The distinct values of ``column`` that appear at least ``min_count`` times: how many, or the list."""
+
+    op: Literal["frequent_values"]
+    column: ColumnName
+    min_count: int = Field(ge=1, le=1_000_000_000)
+    report: Literal["count", "values"] = "count"
+
+
 class Check(BaseModel):
     """A test of an earlier measure's value, e.g. p_value lt 0.05."""
 
@@ -342,6 +374,9 @@ Measure = (
     | ChiSquare
     | Anova
     | MissingCounts
+    | OutlierValues
+    | MissingColumns
+    | FrequentValues
     | Decision
 )
 Step = Annotated[Transform | Derive | Measure, Field(discriminator="op")]
@@ -361,6 +396,9 @@ MEASURES: tuple[type[_Measure], ...] = (
     ChiSquare,
     Anova,
     MissingCounts,
+    OutlierValues,
+    MissingColumns,
+    FrequentValues,
     Decision,
 )
 

@@ -50,6 +50,15 @@ _FN_WORDS: list[tuple[tuple[str, ...], lang.AggregateFn]] = [
     (("unique", "distinct"), "nunique"),
     (("missing", "null"), "missing_count"),
 ]
+# synonyms read only in a name's own words (never searched for in the question's text, where "at least",
+# "top 5" or "most common" mean something else)
+_NAME_FN_WORDS: list[tuple[tuple[str, ...], lang.AggregateFn]] = [
+    (("largest", "biggest", "greatest", "top", "peak"), "max"),
+    (("smallest",), "min"),
+    (("range",), "range"),
+    (("mode", "commonest"), "mode"),
+]
+_COUNT_WORDS = {"count", "counts", "rows", "entries", "records", "observations", "cnt"}
 _ABBREVIATIONS = {"avg": "average", "num": "number", "no": "number", "pct": "percent", "std": "standard"}
 _NEGATIVE = re.compile(r"^(?:not?\b|not_|non\b|non-|false$)", re.IGNORECASE)
 _VERDICT_WORDS = {"strength", "type", "status", "significant", "significance", "is", "decision", "result"}
@@ -105,6 +114,8 @@ def _tokens(text: str) -> list[str]:
 
 def _stem(word: str) -> str:
     word = _ABBREVIATIONS.get(word, word)
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"  # countries → country
     return word[:-1] if len(word) > 3 and word.endswith("s") else word
 
 
@@ -792,6 +803,10 @@ class _Context:
         """The column the name names, else the one its placeholder names (``@mean_value[mean_X]``), else the
         first mentioned."""
         hint = _tokens(self.placeholders.get(name, ""))
+        if "by" in words[1:]:  # mean_runs_by_eligible: the measured column is named before "by"
+            measured = self.column_for(words[: words.index("by")], numeric, fallback=False)
+            if measured is not None:
+                return measured
         return (
             self.column_for(words, numeric, fallback=False)
             or self.column_for(hint, numeric, fallback=False)
@@ -805,6 +820,14 @@ class _Context:
         rest = [w for w in words if _stem(w) not in own]
         candidates = [self.group_column] if self.group_column else []
         candidates += [c for c in self.mentioned if c != column and c not in candidates]
+        partial = [  # first_class → Pclass: a column whose name holds one of the name's words
+            c
+            for c in self.kinds
+            if c != column
+            and c not in candidates
+            and any(len(w) >= 4 and w in _compact(c) and w not in own and not _FN_WORDS_IN([w]) for w in rest)
+        ]
+        candidates += partial
         for candidate in candidates:
             if candidate is None:
                 continue
@@ -861,7 +884,12 @@ class _Context:
             if pair is None:
                 return None
             x, y = pair
-            return [{"op": "correlation", "name": name, "x": x, "y": y, "method": self._method(), "round": self.digits}]
+            step = {"op": "correlation", "name": name, "x": x, "y": y, "method": self._method(), "round": self.digits}
+            paired = {_stem(w) for c in (x, y) for w in _tokens(c)}
+            group = self.group_of([w for w in words if _stem(w) not in paired], x)
+            if group is not None and group[0] not in (x, y):  # below3_correlation, asia_corr: within one group
+                step |= _by(group)
+            return [step]
         if "p" in words and ("value" in words or "pvalue" in words) or "pvalue" in words:
             if correlating and len(self.numeric) >= 2:
                 x, y = self.pair_for([]) or self.numeric[:2]
@@ -907,13 +935,72 @@ class _Context:
             return extreme
         if "outlier" in words or "outliers" in words:
             return self.outliers(name, words)
+        if {"missing", "null", "nan"} & set(words) and self._lists_columns(words):
+            return self.missing_columns(name)
         if "missing" in words and ("column" in words or "each" in words):
             return [{"op": "missing_counts", "name": name, "columns": self._listed_columns()}]
+        frequent = self.frequent_values(name, words)
+        if frequent is not None:
+            return frequent
         return self.aggregate(name, words)
+
+    def _lists_columns(self, words: list[str]) -> bool:
+        """``missing_columns``, ``columns_with_missing``: names of columns, not counts per column."""
+        wanted = {"column", "columns", "name", "names", "which", "list"}
+        counted = {"per", "each", "count", "counts", "number", "percentage", "percent", "total", "sum"}
+        return bool(wanted & set(words)) and not counted & set(words)
+
+    def missing_columns(self, name: str) -> Steps | None:
+        """The columns with missing values (the table's own columns; only text columns when the question
+        says object / string columns), alphabetically when the question asks so."""
+        columns = self._listed_columns()
+        if re.search(r"\bobject\b|\bstrings?\b|text columns?|categorical columns?", self.text):
+            columns = [c for c in columns if self.kinds.get(c) == "text"]
+            if not columns:
+                return None
+        order = "alphabetical" if re.search(r"alphabetic|sorted|sort", self.text) else "table"
+        return [{"op": "missing_columns", "name": name, "columns": columns, "order": order}]
+
+    def frequent_values(self, name: str, words: list[str]) -> Steps | None:
+        """ "values that appear at least N times" / "with at least N observations": how many such values
+        (or the list, when the name asks for the values)."""
+        found = re.search(
+            r"(?:appear\w*|occur\w*|observations?|occurrences?|records|entries|rows|times)\s+(?:at least|>=)\s*(\d+)"
+            r"|at least\s+(\d+)\s+(?:times|observations|occurrences|records|entries|rows)"
+            r"|(\d+)\s+(?:or more)\s+(?:times|observations|occurrences)",
+            self.text,
+        )
+        if found is None:
+            return None
+        min_count = int(found.group(1) or found.group(2) or found.group(3))
+        column = self.column_named(name, words)
+        if column is None:
+            return None
+        counting = self._counts_rows(words) or {"unique", "distinct", "nunique"} & set(words)
+        listing = {"list", "values", "which"} & set(words) or "list" in self.placeholders.get(name, "").lower()
+        if bool(counting) == bool(listing):
+            return None  # neither or both: never guess which the name wants
+        report = "count" if counting else "values"
+        return [{"op": "frequent_values", "name": name, "column": column, "min_count": min_count, "report": report}]
+
+    def _counts_rows(self, words: list[str]) -> bool:
+        """A name for a number of rows: ``passenger_count``, ``num_rows``, ``number_of_passengers`` (when the
+        question asks "how many" / "number of")."""
+        if _COUNT_WORDS & set(words):
+            return True
+        return "number" in [_ABBREVIATIONS.get(w, w) for w in words] and bool(
+            re.search(r"\bhow many\b|\bnumber of\b|\bcount\b", self.text)
+        )
 
     def aggregate(self, name: str, words: list[str], grouped_only: bool = False) -> Steps | None:
         numeric_fn = None
         column = self.column_named(name, words)
+        named_fn = next((f for keys, f in _FN_WORDS + _NAME_FN_WORDS if any(k in words for k in keys)), None)
+        if column is None and named_fn is None and self._counts_rows(words) and not grouped_only:
+            group = self.group_of(words, "")
+            if group is not None:
+                return [{"op": "aggregate", "name": name, "column": group[0], "fn": "count", **_by(group)}]
+            return [{"op": "row_count", "name": name}]
         if column is None:
             return None
         own = {_stem(w) for w in _tokens(column)}
@@ -921,8 +1008,11 @@ class _Context:
         share = {"percentage", "percent", "pct", "proportion", "share", "ratio"} & set(words)
         if share and ("missing" in words or "null" in words or "missing" in self.text):
             return [{"op": "aggregate", "name": name, "column": column, "fn": "missing_percent", "round": self.digits}]
-        fn = next((f for keys, f in _FN_WORDS if any(k in free for k in keys)), None)
-        if fn is None and ({"count", "rows", "entries", "records"} & set(words)):
+        fn = next((f for keys, f in _FN_WORDS + _NAME_FN_WORDS if any(k in free for k in keys)), None)
+        quantile = _quantile_in(free)
+        if fn is None and quantile is not None:
+            fn = "quantile"
+        if fn is None and (_COUNT_WORDS & set(words) or self._counts_rows(free)):
             group = self.group_of(words, "")
             if group is not None:  # the rows of one group: count its (never missing) group labels
                 return [
@@ -939,17 +1029,21 @@ class _Context:
         if fn is None and _VERDICT_WORDS & set(words):
             return None  # a verdict the rules do not know: never guess a statistic for it
         if fn is None:
-            fn = next((f for keys, f in _FN_WORDS if any(k in words for k in keys)), None)
+            fn = named_fn
         if fn is None:
             fn = next((f for keys, f in _FN_WORDS if any(re.search(rf"\b{k}\b", self.text) for k in keys)), None)
         if fn is None:
             return None
-        numeric_fn = fn not in ("missing_count", "nunique")
+        numeric_fn = fn not in ("missing_count", "nunique", "mode")
         if numeric_fn and self.kinds.get(column) not in ("number", "bool"):
             better = self.column_for(words, numeric=True)
             column = better if better is not None else column
         steps, source = self.numeric_source(column) if numeric_fn else ([], column)
         step: dict[str, Any] = {"op": "aggregate", "name": name, "column": source, "fn": fn, "round": self.digits}
+        if fn == "quantile":
+            if quantile is None:
+                return None  # a quantile without its level: never guess one
+            step["q"] = quantile
         if fn in ("skew", "kurtosis") and "pandas" in self.text:
             step["bias_corrected"] = True
         if fn in ("std", "var") and "population" in self.text:
@@ -981,9 +1075,21 @@ class _Context:
             if set(words) & (_AFTER_REMOVAL | _BEFORE_REMOVAL) and self.removal:
                 return self.aggregate(name, [w for w in words if w not in ("outlier", "outliers")])
             return None
-        if set(words) & {"low", "high", "range", "list", "values"}:
+        listing = self._lists_outliers(name, words)
+        if set(words) & {"low", "high", "range"} or (listing is None and set(words) & {"list", "values"}):
             return None
-        column = self.column_for(words, numeric=True)
+        entity = None
+        if listing:
+            rest = [w for w in words if w not in ("outlier", "outliers", "list", "values", "value")]
+            entity = self.column_for(rest, fallback=False) if [w for w in rest if w not in _GENERIC] else None
+            measured = [c for c in self.numeric if c != entity]
+            if entity is not None and (not measured or entity == self.numeric[0]):
+                entity, rest = None, []  # fare_outliers: the name names the measured column itself
+            if entity is None and [w for w in rest if w not in _GENERIC]:
+                return None  # the name lists something the rules cannot place: never guess
+            column = measured[0] if entity is not None else self.column_for(words, numeric=True)
+        else:
+            column = self.column_for(words, numeric=True)
         if column is None:
             return None
         steps, source = self.numeric_source(column)
@@ -991,7 +1097,21 @@ class _Context:
         step: dict[str, Any] = {"op": "outlier_count", "name": name, "column": source, "method": how}
         if how == "zscore" or _IQR_FACTOR.search(self.question):
             step["threshold"] = self._threshold(how)
+        if listing:
+            step["op"] = "outlier_values"
+            step["order"] = "descending" if re.search(r"\bdescending\b", self.text) else "ascending"
+            if entity is not None:
+                step["values_of"] = entity
         return [*steps, step]
+
+    def _lists_outliers(self, name: str, words: list[str]) -> bool:
+        """The name asks for a list (the outliers, or another column's values on their rows:
+        ``outlier_countries``), not their count."""
+        placeholder = _tokens(self.placeholders.get(name, ""))
+        if self._counts_rows(words) or {"count", "number", "total"} & set(placeholder):
+            return False
+        listed = bool({"list", "values"} & set(words) or "list" in placeholder or "strings" in placeholder)
+        return listed or bool(re.search(r"\blist of\b|\breturn the (?:outlier )?values\b", self.text))
 
     def extreme(self, name: str, words: list[str]) -> Steps | None:
         """ "X with the highest (average) Y": the group of X whose mean Y is largest, or X on the row where Y
@@ -1088,7 +1208,10 @@ class _Context:
         return (self.numeric[0], self.numeric[1]) if len(self.numeric) >= 2 else None
 
     def _listed_columns(self) -> list[str]:
-        return []
+        """The table's own columns (not those a plan step derived), when the planner was given the table."""
+        if self.frame is None or len(self.frame.columns) > 100:
+            return []
+        return [str(c) for c in self.frame.columns]
 
     def _method(self) -> str:
         return "spearman" if "spearman" in self.text else "kendall" if "kendall" in self.text else "pearson"
@@ -1244,6 +1367,35 @@ class _Context:
                 "otherwise": "none",
             },
         ]
+
+
+_QUARTILES = {"q1": 0.25, "q2": 0.5, "q3": 0.75}
+_QUARTILE_WORDS = {"first": 0.25, "lower": 0.25, "second": 0.5, "third": 0.75, "upper": 0.75}
+
+
+def _quantile_in(words: list[str]) -> float | None:
+    """The quantile a name asks for: ``p75``, ``75th_percentile``, ``percentile_90``, ``q1``, ``third_quartile``."""
+    for index, word in enumerate(words):
+        if word in _QUARTILES:
+            return _QUARTILES[word]
+        found = re.fullmatch(r"p(\d{1,2})", word)
+        if found is not None and int(found.group(1)) > 0:
+            return int(found.group(1)) / 100.0
+        if word in ("percentile", "pct", "quantile"):
+            near = words[max(0, index - 1) : index] + words[index + 1 : index + 2]
+            for other in near:
+                number = re.fullmatch(r"(\d{1,2})(?:th|st|nd|rd)?", other)
+                if number is not None and int(number.group(1)) > 0:
+                    return int(number.group(1)) / 100.0
+        if word in ("quartile", "quartiles"):
+            near = words[max(0, index - 1) : index]
+            if near and near[0] in _QUARTILE_WORDS:
+                return _QUARTILE_WORDS[near[0]]
+    return None
+
+
+def _by(group: tuple[str, Any]) -> dict[str, Any]:
+    return {"by": group[0], "group": group[1]}
 
 
 def _FN_WORDS_IN(words: list[str]) -> bool:  # noqa: N802 - reads as a predicate on the fn words

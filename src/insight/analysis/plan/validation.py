@@ -70,7 +70,7 @@ NUMERIC: set[Kind] = {"number", "bool"}
 DATES: set[Kind] = {"datetime", "text"}
 ANY: set[Kind] = {"number", "bool", "datetime", "text"}
 
-_SINGLE_FIELDS = ("column", "by", "x", "y", "a", "b", "left", "right", "start", "end", "at")
+_SINGLE_FIELDS = ("column", "by", "x", "y", "a", "b", "left", "right", "start", "end", "at", "values_of")
 _LIST_FIELDS = ("columns",)
 
 
@@ -112,7 +112,7 @@ def _check_step(step: lang.Step, checker: _Checker, where: str) -> None:  # noqa
                 checker.problems.append(f"{where}: strategy value needs a value")
             if step.strategy.startswith("group_") and step.by is None:
                 checker.problems.append(f"{where}: strategy {step.strategy} needs by")
-        case lang.RemoveOutliers() | lang.OutlierCount():
+        case lang.RemoveOutliers() | lang.OutlierCount() | lang.OutlierValues():
             need(step.column, where, NUMERIC)
         case lang.Arithmetic():
             need(step.left, where, NUMERIC)
@@ -152,6 +152,8 @@ def _check_step(step: lang.Step, checker: _Checker, where: str) -> None:  # noqa
         case lang.Correlation():
             need(step.x, where, NUMERIC)
             need(step.y, where, NUMERIC)
+            if (step.by is None) != (step.group is None):
+                checker.problems.append(f"{where}: give both by and group, or neither")
         case lang.StrongestCorrelation():
             for column in step.columns:
                 need(column, where, NUMERIC)
