@@ -570,3 +570,70 @@ def test_a_correlation_within_one_group_named_by_the_name(passengers: pd.DataFra
     third = passengers[passengers.Pclass == 3].dropna(subset=["Age"])
     assert ops == ["correlation"]
     assert values == {"class_3_correlation": f"{stats.pearsonr(third.Age, third.Fare).statistic:.2f}"}
+
+
+def test_the_share_of_rows_in_a_group(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    _, values = ask(
+        passengers, prompts, "What percentage of passengers survived? @survival_rate[x] two decimal places."
+    )
+    assert values == {"survival_rate": f"{passengers.Survived.mean() * 100:.2f}"}
+    _, values = ask(
+        passengers, prompts, "What proportion of passengers are in class 1? @proportion_class_1[x] 2 decimal"
+    )
+    assert values == {"proportion_class_1": f"{(passengers.Pclass == 1).mean():.2f}"}
+
+
+def test_chi_square_and_anova_by_the_test_the_question_names(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "Is there a significant association between Pclass and Survived? Use a chi-square test. "
+        "@chi_square_p_value[x] @chi2_statistic[y] rounded to 4 decimal places"
+    )
+    ops, values = ask(passengers, prompts, question)
+    chi = stats.chi2_contingency(pd.crosstab(passengers.Pclass, passengers.Survived))
+    assert ops == ["chi_square", "chi_square"]
+    assert values == {"chi_square_p_value": f"{chi.pvalue:.4f}", "chi2_statistic": f"{chi.statistic:.4f}"}
+    question = "Is the difference in Fare across Embarked significant by ANOVA (p < 0.05)? @significance[yes/no]"
+    ops, values = ask(passengers, prompts, question)
+    groups = [g.to_numpy() for _, g in passengers.groupby("Embarked").Fare]
+    assert ops == ["anova", "decision"]
+    assert values["significance"] == ("yes" if stats.f_oneway(*groups).pvalue < 0.05 else "no")
+
+
+def test_a_group_test_on_a_subset_the_rules_cannot_filter_is_refused(passengers: pd.DataFrame) -> None:
+    question = (
+        "Only consider passengers from the ports Southampton and Queenstown. Run an ANOVA of Fare across Embarked. "
+        "@p_value[p] rounded to four decimal places"
+    )
+    assert RulePlanner().plan(question, table_kinds(passengers), passengers) is None
+
+
+def test_the_group_with_the_highest_mean_when_the_name_calls_the_column_otherwise(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = "Which port of Embarked has the highest average Fare? @port_with_highest_average_fare[x]"
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["top_group"]
+    assert values == {"port_with_highest_average_fare": passengers.groupby("Embarked").Fare.mean().idxmax()}
+
+
+def test_duplicates_and_r_names(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    doubled = pd.concat([passengers, passengers.head(2)], ignore_index=True)
+    assert ask(doubled, prompts, "How many duplicate rows are there? @duplicate_rows[x]")[1] == {"duplicate_rows": "2"}
+    question = "Compute the Pearson correlation coefficient between SibSp and Parch. @r_sibsp_parch[x] two decimals"
+    _, values = ask(passengers, prompts, question)
+    assert values == {"r_sibsp_parch": f"{stats.pearsonr(passengers.SibSp, passengers.Parch).statistic:.2f}"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the coefficient of variation of Fare (std / mean)? @fare_cv[x] two decimal places",
+        "What is the difference between the mean fare of survivors and non-survivors? @fare_difference[x] 2 decimals",
+        "Which cabin deck has the highest mean Fare? @deck_with_highest_mean_fare[x]",
+    ],
+)
+def test_a_statistic_the_rules_do_not_compute_is_refused_not_approximated(
+    passengers: pd.DataFrame, question: str
+) -> None:
+    frame = passengers.drop(columns=["Embarked"])
+    assert RulePlanner().plan(question, table_kinds(frame), frame) is None

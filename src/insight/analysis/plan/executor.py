@@ -441,6 +441,13 @@ def _measure(frame: pd.DataFrame, step: Any, values: dict[str, Value]) -> Value:
             if step.report == "count":
                 return len(frequent)
             return ", ".join(format_value(_plain(v), step.round) for v in frequent.index)
+        case lang.DuplicateCount():
+            return int(frame.duplicated(subset=step.columns or None).sum())
+        case lang.GroupShare():
+            present = frame[step.by].dropna()
+            _need(present, 1, f"share of a group of {step.by!r}")
+            share = float(_matches(present, step.group).mean())
+            return share * 100.0 if step.percent else share
         case lang.Decision():
             for case in step.cases:
                 if all(_check(check, values) for check in case.when):

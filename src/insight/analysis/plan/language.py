@@ -334,6 +334,23 @@ class FrequentValues(_Measure):
     report: Literal["count", "values"] = "count"
 
 
+class DuplicateCount(_Measure):
+    """How many rows repeat an earlier row (judged on ``columns``; every column when empty)."""
+
+    op: Literal["duplicate_count"]
+    columns: list[ColumnName] = Field(default_factory=list, max_length=50)
+
+
+class GroupShare(_Measure):
+    """The share of rows (with a value of ``by``) in the group ``group`` of ``by``: 0-1, or 0-100 with
+    ``percent``."""
+
+    op: Literal["group_share"]
+    by: ColumnName
+    group: Scalar
+    percent: bool = False
+
+
 class Check(BaseModel):
     """A test of an earlier measure's value, e.g. p_value lt 0.05."""
 
@@ -377,6 +394,8 @@ Measure = (
     | OutlierValues
     | MissingColumns
     | FrequentValues
+    | DuplicateCount
+    | GroupShare
     | Decision
 )
 Step = Annotated[Transform | Derive | Measure, Field(discriminator="op")]
@@ -399,6 +418,8 @@ MEASURES: tuple[type[_Measure], ...] = (
     OutlierValues,
     MissingColumns,
     FrequentValues,
+    DuplicateCount,
+    GroupShare,
     Decision,
 )
 

@@ -81,7 +81,12 @@ _MODEL_FIGURES = {
     "predicted", "prediction", "predictions", "cluster", "clusters", "precision", "recall", "f1", "auc", "model",
     "feature1", "feature2", "feature3", "intercept", "predictor",
 }  # fmt: skip
-_ANTONYMS = {"weekday": "weekend"}  # a word that names the other group of a yes/no column
+_ANTONYMS = {"weekday": "weekend"}
+# a name's word for a statistic the rules do not compute from one column (never answered by a nearby one)
+_UNHANDLED = {
+    "difference", "diff", "ratio", "rate", "proportion", "share", "fraction", "cv", "change", "growth",
+    "increase", "decrease", "cumulative", "gap", "duplicate", "duplicated", "trend", "slope", "variation",
+}  # fmt: skip  # a word that names the other group of a yes/no column
 
 
 def answer_names(question: str) -> list[str]:
@@ -110,6 +115,14 @@ def question_rounding(question: str) -> int | None:
 
 def _tokens(text: str) -> list[str]:
     return [t for t in re.split(r"[^a-z0-9]+", text.lower()) if t]
+
+
+def _name_words(name: str) -> list[str]:
+    """An answer name's words: ``camelCase`` and ``snake_case`` split, and a number glued to a word of three
+    letters or more split off (``fare_std_class2`` → class 2, ``below3`` → below 3; ``p75`` and ``q1`` stay)."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"(?<=[A-Za-z]{3})(?=\d)|(?<=\d)(?=[A-Za-z]{3})", " ", spaced)
+    return _tokens(spaced)
 
 
 def _stem(word: str) -> str:
@@ -146,6 +159,7 @@ def _mentions(question: str, kinds: dict[str, Kind]) -> list[tuple[int, str]]:
                 if not any(s <= start and end <= e for s, e, _ in spans):
                     spans.append((start, end, column))
     _loose_mentions(text, kinds, spans)
+    _unnamed_mentions(text, kinds, spans)
     first: dict[str, int] = {}
     for start, _, column in sorted(spans):
         first.setdefault(column, start)
@@ -209,6 +223,19 @@ def _loose_mentions(text: str, kinds: dict[str, Kind], spans: list[tuple[int, in
             first, last = matches[start].start(), matches[end - 1].end()
             if not any(s < last and first < e for s, e, _ in spans):
                 spans.append((first, last, column))
+
+
+def _unnamed_mentions(text: str, kinds: dict[str, Kind], spans: list[tuple[int, int, str]]) -> None:
+    """pandas calls a column with an empty header ``Unnamed: N`` (N from 0); a reader that names it
+    ``column_<N+1>`` holds the same column, so the question's "Unnamed: 8" is that one."""
+    columns = list(kinds)
+    for match in re.finditer(r"unnamed: ?(\d{1,3})(?![\d])", text):
+        position = int(match.group(1))
+        if position >= len(columns) or any(s <= match.start() < e for s, e, _ in spans):
+            continue
+        column = columns[position]
+        if _compact(column) in (f"column{position + 1}", f"unnamed{position}"):
+            spans.append((match.start(), match.end(), column))
 
 
 def _mentioned(question: str, kinds: dict[str, Kind]) -> list[str]:
@@ -736,7 +763,7 @@ class _Context:
     def outlier_removal(self, names: list[str]) -> None:
         """Outlier removal the question asks for; or, when names ask for the outliers' own figures
         (``mean_charges_outliers``, ``outlier_range_high``), keeping only the outliers for those names."""
-        self.of_outliers = {n for n in names if _of_outliers(_tokens(n))}
+        self.of_outliers = {n for n in names if _of_outliers(_name_words(n))}
         removes = bool(_REMOVES.search(self.question) and "outlier" in self.text)
         if not (removes or self.of_outliers) or not self.numeric:
             return
@@ -759,7 +786,7 @@ class _Context:
     def after_removal(self, name: str) -> bool:
         if self.removal and self.removal[0].get("keep") == "outliers":
             return name in self.of_outliers
-        words = set(_tokens(name))
+        words = set(_name_words(name))
         if words & _AFTER_REMOVAL:
             return True
         if words & _BEFORE_REMOVAL or "outlier" in words or "outliers" in words:
@@ -843,7 +870,7 @@ class _Context:
         """(measured column, group column, first group, second group) the question's names measure."""
         seen: list[tuple[str, str, Any]] = []
         for other in self.names:
-            steps = self.aggregate(other, _tokens(other), grouped_only=True)
+            steps = self.aggregate(other, _name_words(other), grouped_only=True)
             if steps and "by" in steps[-1]:
                 pick = (steps[-1]["column"], steps[-1]["by"], steps[-1]["group"])
                 if all(pick[2] != g for _, _, g in seen):
@@ -864,7 +891,7 @@ class _Context:
     # -- one measure --------------------------------------------------------------------------------------
 
     def measure(self, name: str) -> Steps | None:  # noqa: PLR0911, PLR0912 - one return per recognised kind
-        words = _tokens(name)
+        words = _name_words(name)
         text = self.text
         correlating = "correlation" in text or "corr" in words
         if correlating and {"strongest", "highest", "most", "max"} & set(words) and len(self.numeric) >= 3:
@@ -877,6 +904,8 @@ class _Context:
                 return None
             at = 0 if position.group(1) == "first" else -1
             return [{"op": "value_at", "name": name, "column": column, "position": at, "round": self.digits}]
+        if correlating and "r" in words:
+            words = [*words, "correlation"]  # r_sibsp_parch: the coefficient r
         if any(w.startswith("corr") or w in _METHODS for w in words) and not (_VERDICT_WORDS | {"relationship"}) & set(
             words
         ):
@@ -890,6 +919,9 @@ class _Context:
             if group is not None and group[0] not in (x, y):  # below3_correlation, asia_corr: within one group
                 step |= _by(group)
             return [step]
+        group_test = self.group_test(name, words)
+        if group_test is not None:
+            return group_test
         if "p" in words and ("value" in words or "pvalue" in words) or "pvalue" in words:
             if correlating and len(self.numeric) >= 2:
                 x, y = self.pair_for([]) or self.numeric[:2]
@@ -933,6 +965,8 @@ class _Context:
         extreme = self.extreme(name, words) or self.row_at_extreme(name, words)
         if extreme is not None:
             return extreme
+        if "with" in words and _SUPERLATIVE & set(words):
+            return None  # "X with the highest Y" the rules could not place: never a plain statistic instead
         if "outlier" in words or "outliers" in words:
             return self.outliers(name, words)
         if {"missing", "null", "nan"} & set(words) and self._lists_columns(words):
@@ -942,7 +976,80 @@ class _Context:
         frequent = self.frequent_values(name, words)
         if frequent is not None:
             return frequent
+        if {"duplicate", "duplicates", "duplicated"} & set(words):
+            if self._counts_rows(words) or {"rows", "row"} & set(words) or "how many" in self.text:
+                return [{"op": "duplicate_count", "name": name}]
+            return None
+        share = self.group_share(name, words)
+        if share is not None:
+            return share
+        if _UNHANDLED & {_stem(w) for w in words} - self._column_words_in(words):
+            return None  # fare_difference, fare_cv: a statistic the rules do not compute: never a nearby one
         return self.aggregate(name, words)
+
+    def _column_words_in(self, words: list[str]) -> set[str]:
+        """The name's words that belong to a column's own name (``price_difference`` may be a column)."""
+        stems = {_stem(w) for w in words}
+        return {w for c in self.kinds for w in {_stem(t) for t in _tokens(c)} if w in stems}
+
+    def group_share(self, name: str, words: list[str]) -> Steps | None:
+        """``survival_rate``, ``proportion_class_1``, ``percentage_female``: the share of rows in the group
+        the name picks, as a percentage when the name or the question says so."""
+        if not {"rate", "proportion", "share", "percentage", "percent", "pct", "fraction"} & set(words):
+            return None
+        if {"missing", "null", "nan"} & set(words) or self.column_for(words, numeric=True, fallback=False):
+            return None
+        group = self.group_of(words, "")
+        if group is None:
+            return None
+        percent = bool({"percentage", "percent", "pct"} & set(words)) or bool(
+            re.search(r"\bpercentage\b|\bpercent\b|%", self.placeholders.get(name, "") + " " + self.text)
+            and not re.search(r"\bproportion\b|\bfraction\b|between 0 and 1", self.text)
+        )
+        step = {"op": "group_share", "name": name, "by": group[0], "group": group[1], "percent": percent}
+        return [step | {"round": self.digits}]
+
+    def _categorical(self, column: str) -> bool:
+        if self.kinds.get(column) in ("text", "bool"):
+            return True
+        values = _group_values(self.frame, column)
+        return self.kinds.get(column) == "number" and values is not None
+
+    def group_test(self, name: str, words: list[str]) -> Steps | None:
+        """Chi-square (two categorical columns) or one-way ANOVA (a number across the groups of a
+        categorical column) when the question names that test: its p-value, statistic or verdict."""
+        chi = re.search(r"chi[- ]?squared?|chi2|contingency", self.text)
+        anova = re.search(r"\banova\b|analysis of variance", self.text)
+        if bool(chi) == bool(anova):
+            return None
+        p_value = "pvalue" in words or ("p" in words and "value" in words)
+        statistic = bool({"statistic", "stat", "chi2", "chi", "f"} & set(words)) and not p_value
+        verdict = bool({"significant", "significance", "significantly", "association", "result"} & set(words))
+        if not (p_value or statistic or verdict):
+            return None
+        if re.search(r"\bonly (?:consider|include|use|keep)\b", self.text) and not any(
+            step["op"] in ("filter", "drop_missing") for step in self.before
+        ):
+            return None  # a subset the rules did not turn into a filter: the test would run on the wrong rows
+        labels = [c for c in self.mentioned if self.kinds.get(c) in ("text", "bool")]
+        categorical = labels + [c for c in self.mentioned if c not in labels and self._categorical(c)]
+        if chi:
+            if len(categorical) < 2:
+                return None
+            test: dict[str, Any] = {"op": "chi_square", "a": categorical[0], "b": categorical[1]}
+        else:
+            measured = [c for c in self.numeric if c not in categorical[:1]]
+            if not categorical or not measured or measured[0] == categorical[0]:
+                return None
+            test = {"op": "anova", "column": measured[0], "by": categorical[0]}
+        if not verdict or p_value or statistic:
+            kind = "value" if statistic else "p_value"
+            return [{**test, "name": name, "statistic": kind, "round": self.digits}]
+        positive, negative = _split_options(_options(name, self.question))
+        yes, no = (positive[0], negative[0]) if positive and negative else ("Yes", "No")
+        case = {"when": [{"ref": f"{name}_p", "test": "lt", "value": 0.05}], "label": yes}
+        helper = {**test, "name": f"{name}_p", "statistic": "p_value", "round": self.digits}
+        return [helper, {"op": "decision", "name": name, "cases": [case], "otherwise": no}]
 
     def _lists_columns(self, words: list[str]) -> bool:
         """``missing_columns``, ``columns_with_missing``: names of columns, not counts per column."""
@@ -1169,7 +1276,8 @@ class _Context:
             own = {_stem(w) for w in _tokens(column)} - _GENERIC
             if own & wanted:
                 return column
-        return None
+        labels = [c for c in self.mentioned if self.kinds.get(c) == "text"]
+        return labels[0] if len(labels) == 1 else None  # "port" for the one text column the question names
 
     def strongest(self, name: str, words: list[str]) -> Steps:
         """The strongest correlation among the mentioned numeric columns: its pair or its coefficient."""
