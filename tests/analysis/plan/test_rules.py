@@ -637,3 +637,59 @@ def test_a_statistic_the_rules_do_not_compute_is_refused_not_approximated(
 ) -> None:
     frame = passengers.drop(columns=["Embarked"])
     assert RulePlanner().plan(question, table_kinds(frame), frame) is None
+
+
+@pytest.fixture
+def prices() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 60
+    return pd.DataFrame(
+        {
+            "Date": pd.date_range("2019-01-01", periods=n, freq="7D"),
+            "Open": rng.normal(100, 10, n).round(2),
+            "Close": rng.normal(101, 10, n).round(2),
+            "Volume": rng.integers(1000, 5000, n),
+            "Region": rng.choice(["North", "South", "East"], n),
+        }
+    )
+
+
+def test_a_year_in_a_name_picks_that_years_rows(prices: pd.DataFrame, prompts: PromptRegistry) -> None:
+    ops, values = ask(prices, prompts, "What is the average Close price in 2019? @avg_close_2019[x] two decimal places")
+    assert ops == ["date_part", "aggregate"]
+    assert values == {"avg_close_2019": f"{prices.Close[prices.Date.dt.year == 2019].mean():.2f}"}
+    _, values = ask(prices, prompts, "How many records are there in the year 2020? @records_2020[x]")
+    assert values == {"records_2020": str(int((prices.Date.dt.year == 2020).sum()))}
+
+
+def test_superlative_names_without_with(prices: pd.DataFrame, prompts: PromptRegistry) -> None:
+    _, values = ask(prices, prompts, "On which date was the Close price lowest? @lowest_close_date[x]")
+    assert values == {"lowest_close_date": prices.Date[prices.Close.idxmin()].isoformat()}
+    ops, values = ask(prices, prompts, "Which region has the most records? @region_most_records[x]")
+    assert ops == ["top_group"]
+    assert values == {"region_most_records": prices.Region.value_counts().idxmax()}
+
+
+def test_between_two_numbers_after_a_column_is_a_filter(prices: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = "What is the mean Volume where Close is between 95 and 105? @mean_volume_mid[x] two decimal places"
+    ops, values = ask(prices, prompts, question)
+    assert ops == ["filter", "aggregate"]
+    assert values == {"mean_volume_mid": f"{prices.Volume[prices.Close.between(95, 105)].mean():.2f}"}
+    scaled = (
+        "Normalize the Close column by scaling between 0 and 1. What is the mean Volume? @mean_volume[x] 2 decimals"
+    )
+    assert "filter" not in ask(prices, prompts, scaled)[0]
+
+
+def test_a_correlation_verdict_in_the_labels_its_placeholder_allows(
+    prices: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = (
+        "Is there a correlation between Open and Close? Use a two-tailed test at alpha 0.05.\n"
+        "@correlation[colleration]\n"
+        'where "colleration" is a string that can either be "correlated" or "not correlated".'
+    )
+    ops, values = ask(prices, prompts, question)
+    p = stats.pearsonr(prices.Open, prices.Close).pvalue
+    assert ops[-1] == "decision"
+    assert values["correlation"] == ("correlated" if p < 0.05 else "not correlated")

@@ -440,9 +440,13 @@ _COMPARISON = re.compile(
     + "|".join(re.escape(k) for k in sorted(_COMPARISON_TESTS, key=len, reverse=True))
     + r")\s*(-?\d+(?:\.\d+)?)(?![\d.]*\s*(?:%|percent|times|standard|sd\b|std|iqr|decimal|digit|years? old))",
 )
+_BETWEEN = re.compile(
+    r"\b(?:is |are |was |of |with )?between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)"
+    r"(?![\d.]*\s*(?:%|percent|times|standard|sd\b|std|iqr|decimal|digit|years? old))"
+)
 _NOT_A_FILTER = re.compile(
     r"outlier|z ?score|iqr|interquartile|p ?value|significan|alpha|skew|kurtosis|correlation|coefficient|"
-    r"threshold|decimal|round|consider|indicat|defin|categor|bin|group",
+    r"threshold|decimal|round|consider|indicat|defin|categor|bin|group|scal|normali",
 )
 _SUPERLATIVE = {"highest", "lowest", "largest", "smallest", "most", "least", "maximum", "minimum", "max", "min", "top"}
 _LOW_WORDS = {"lowest", "smallest", "least", "minimum", "min"}
@@ -466,6 +470,7 @@ class _Context:
     cleaning: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     of_outliers: set[str] = field(default_factory=set)
     placeholders: dict[str, str] = field(default_factory=dict)
+    derived_groups: dict[str, list[Any]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, question: str, kinds: dict[str, Kind], frame: pd.DataFrame | None) -> _Context:
@@ -493,6 +498,7 @@ class _Context:
         self.derive()
         self.bins()
         self.weekend()
+        self.years(names)
         self.outlier_removal(names)
         staged = [set(_tokens(n)) for n in names]
         if (
@@ -599,6 +605,25 @@ class _Context:
         self.kinds["is_weekend"] = "bool"
         self.group_column, self.group_labels = "is_weekend", [False, True]
 
+    def years(self, names: list[str]) -> None:
+        """A year in a name (``avg_close_2019``, ``records_2020``) picks the rows of that year of the one
+        date column: its year becomes a group column the names can select."""
+        wanted = {int(w) for n in names for w in _name_words(n) if re.fullmatch(r"(?:19|20)\d\d", w)}
+        dates = [c for c in self.kinds if self._dates(c)]
+        if not wanted or len(dates) != 1 or self.frame is None or dates[0] not in self.frame.columns:
+            return
+        if any(_normal(c) == "year" or _compact(c).endswith("year") for c in self.kinds):
+            return  # the table has its own year column: the names pick from it
+        parsed = pd.to_datetime(self.frame[dates[0]], errors="coerce", format="mixed")
+        present = sorted({int(y) for y in parsed.dt.year.dropna().unique()})
+        if not wanted <= set(present):
+            return
+        name = f"{dates[0]} year"
+        self.before.append({"op": "date_part", "name": name, "column": dates[0], "part": "year"})
+        self.kinds[name] = "number"
+        self.mentioned.append(name)
+        self.derived_groups[name] = present
+
     def _sentence_at(self, position: int) -> str:
         start = max(self.question.rfind(".", 0, position), self.question.rfind("\n", 0, position)) + 1
         ends = [e for e in (self.question.find(". ", position), self.question.find("\n", position)) if e >= 0]
@@ -632,27 +657,44 @@ class _Context:
                 self.before.append({"op": "filter", "column": column, "test": "eq", "value": value})
 
     def comparison_filters(self) -> None:
-        """ "rows where X is greater than 100", "X of at least 5": a numeric comparison right after a column
-        (not in a sentence about outliers, tests or thresholds of a statistic)."""
+        """ "rows where X is greater than 100", "X of at least 5", "X between 20 and 30": a numeric comparison
+        right after a column (not in a sentence about outliers, tests or thresholds of a statistic)."""
         text = _normal(self.question[: self.question.find("@")] if "@" in self.question else self.question)
-        for match in _COMPARISON.finditer(text):
-            sentence = text[max(text.rfind(". ", 0, match.start()), 0) : match.end()]
-            if _NOT_A_FILTER.search(sentence):
+        found: list[tuple[int, int, str, list[float]]] = [
+            (m.start(), m.end(), _COMPARISON_TESTS[m.group(1)], [float(m.group(2))]) for m in _COMPARISON.finditer(text)
+        ]
+        found += [
+            (m.start(), m.end(), "between", [float(m.group(1)), float(m.group(2))]) for m in _BETWEEN.finditer(text)
+        ]
+        for start, end, test, numbers in sorted(found):
+            column = self._compared_column(text, start, end)
+            if column is None:
                 continue
-            before = _mentions(text[max(0, match.start() - 60) : match.start()], self.kinds)
-            if not before:
-                continue
-            offset, column = before[-1]
-            gap = text[max(0, match.start() - 60) + offset : match.start()]
-            if len(gap) - len(_normal(column)) > 25:
-                continue  # the column must be what is compared, right before the comparison
-            column = self._as_numbers(column) or column
-            if self.kinds.get(column) not in ("number", "bool"):
-                continue
-            test = _COMPARISON_TESTS[match.group(1)]
-            step = {"op": "filter", "column": column, "test": test, "value": float(match.group(2))}
+            step: dict[str, Any] = {"op": "filter", "column": column, "test": test}
+            if test == "between":
+                if numbers[0] > numbers[1]:
+                    continue
+                step["values"] = numbers
+            else:
+                step["value"] = numbers[0]
             if step not in self.before:
                 self.before.append(step)
+
+    def _compared_column(self, text: str, start: int, end: int) -> str | None:
+        """The number column named right before a comparison at ``start``, outside sentences about outliers,
+        tests, thresholds or scaling."""
+        sentence = text[max(text.rfind(". ", 0, start), 0) : end]
+        if _NOT_A_FILTER.search(sentence):
+            return None
+        before = _mentions(text[max(0, start - 60) : start], self.kinds)
+        if not before:
+            return None
+        offset, column = before[-1]
+        gap = text[max(0, start - 60) + offset : start]
+        if len(gap) - len(_normal(column)) > 25:
+            return None  # the column must be what is compared, right before the comparison
+        column = self._as_numbers(column) or column
+        return column if self.kinds.get(column) in ("number", "bool") else None
 
     def derive(self) -> None:
         """A new column the question defines from columns it names (sum, difference, ratio, product,
@@ -858,7 +900,11 @@ class _Context:
         for candidate in candidates:
             if candidate is None:
                 continue
-            values = self.group_labels if candidate == self.group_column else _group_values(self.frame, candidate)
+            values = (
+                self.group_labels
+                if candidate == self.group_column
+                else self.derived_groups.get(candidate) or _group_values(self.frame, candidate)
+            )
             if not values:
                 continue
             picked = _pick_group(rest, candidate, values)
@@ -904,6 +950,11 @@ class _Context:
                 return None
             at = 0 if position.group(1) == "first" else -1
             return [{"op": "value_at", "name": name, "column": column, "position": at, "round": self.digits}]
+        labels = self._described_labels(name)
+        if correlating and labels and len(self.numeric) >= 2 and any(w.startswith("corr") for w in words):
+            positive, negative = _split_options(labels)
+            if len(positive) == 1 and len(negative) == 1:  # "correlated" / "not correlated": p < 0.05
+                return self.significance(name, (positive[0], negative[0]))
         if correlating and "r" in words:
             words = [*words, "correlation"]  # r_sibsp_parch: the coefficient r
         if any(w.startswith("corr") or w in _METHODS for w in words) and not (_VERDICT_WORDS | {"relationship"}) & set(
@@ -965,6 +1016,9 @@ class _Context:
         extreme = self.extreme(name, words) or self.row_at_extreme(name, words)
         if extreme is not None:
             return extreme
+        at_extreme = self.superlative_pair(name, words)
+        if at_extreme is not None:
+            return at_extreme
         if "with" in words and _SUPERLATIVE & set(words):
             return None  # "X with the highest Y" the rules could not place: never a plain statistic instead
         if "outlier" in words or "outliers" in words:
@@ -1008,6 +1062,20 @@ class _Context:
         )
         step = {"op": "group_share", "name": name, "by": group[0], "group": group[1], "percent": percent}
         return [step | {"round": self.digits}]
+
+    def _described_labels(self, name: str) -> list[str]:
+        """The quoted text labels the format's description of this name's placeholder allows:
+        ``where "colleration" is a string that can either be "correlated" or "not correlated"``."""
+        placeholder = self.placeholders.get(name, "").strip().strip("\"'")
+        if not placeholder:
+            return []
+        found = re.search(rf"[\"']{re.escape(placeholder)}[\"'][^\n]*", self.question)
+        if found is None:
+            return []
+        sentence = re.split(r"(?<=[a-z\"'])\.\s", found.group(0))[0]
+        labels = [q.strip() for q in _QUOTED.findall(sentence[len(placeholder) + 2 :])]
+        labels = [q for q in labels if q and not re.fullmatch(r"[-+\d.,\s]+", q) and q != placeholder]
+        return labels if len(labels) >= 2 else []
 
     def _categorical(self, column: str) -> bool:
         if self.kinds.get(column) in ("text", "bool"):
@@ -1249,6 +1317,34 @@ class _Context:
             return [{"op": "top_group", "name": name, "by": entity, "column": target, "fn": fn, "order": order}]
         return [{"op": "value_at_extreme", "name": name, "column": entity, "at": target, "order": order}]
 
+    def superlative_pair(self, name: str, words: list[str]) -> Steps | None:
+        """``lowest_close_date``, ``region_most_records``, ``date_highest_volume``: a superlative, a date or
+        text column the name names in full, and a number column (or a count): the date / group at the extreme."""
+        superlatives = _SUPERLATIVE & set(words)
+        if not superlatives:
+            return None
+        rest = {_stem(w) for w in words if w not in _SUPERLATIVE}
+        entities = []
+        for column in self.kinds:
+            own = {_stem(t) for t in _tokens(column)} - _GENERIC
+            if self.kinds[column] in ("text", "datetime") and own and own <= rest:
+                entities.append(column)
+        if len(entities) != 1:
+            return None
+        entity = entities[0]
+        own = {_stem(t) for t in _tokens(entity)}
+        others = [w for w in words if w not in _SUPERLATIVE and _stem(w) not in own]
+        order = "min" if superlatives & _LOW_WORDS else "max"
+        target = self.column_for(others, numeric=True, fallback=False)
+        if target is None and self._counts_rows(others):
+            return [{"op": "top_group", "name": name, "by": entity, "column": entity, "fn": "count", "order": order}]
+        if target is None or target == entity:
+            return None
+        fn = next((f for keys, f in _FN_WORDS if any(k in others for k in keys) and f not in ("max", "min")), None)
+        if fn is not None:
+            return [{"op": "top_group", "name": name, "by": entity, "column": target, "fn": fn, "order": order}]
+        return [{"op": "value_at_extreme", "name": name, "column": entity, "at": target, "order": order}]
+
     def row_at_extreme(self, name: str, words: list[str]) -> Steps | None:
         """The name's column on the row "with the highest / lowest Y" (a column named right after it)."""
         head = self.question[: self.question.find("@")] if "@" in self.question else self.question
@@ -1443,10 +1539,12 @@ class _Context:
         case = {"when": [{"ref": f"{name}_p", "test": "lt", "value": 0.05}], "label": yes}
         return [*test, {"op": "decision", "name": name, "cases": [case], "otherwise": no}]
 
-    def significance(self, name: str) -> Steps | None:
+    def significance(self, name: str, labels: tuple[str, str] | None = None) -> Steps | None:
         """Whether the correlation is significant (p < 0.05), in the question's words (else true/false)."""
         positive, negative = _split_options(_options(name, self.question))
         yes, no = (positive[0], negative[0]) if positive and negative else ("true", "false")
+        if labels is not None:
+            yes, no = labels
         p = f"{name}_p"
         case = {"when": [{"ref": p, "test": "lt", "value": 0.05}], "label": yes}
         return [*self._pair_steps(f"{name}_r", p), {"op": "decision", "name": name, "cases": [case], "otherwise": no}]
