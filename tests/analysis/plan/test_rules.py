@@ -693,3 +693,29 @@ def test_a_correlation_verdict_in_the_labels_its_placeholder_allows(
     p = stats.pearsonr(prices.Open, prices.Close).pvalue
     assert ops[-1] == "decision"
     assert values["correlation"] == ("correlated" if p < 0.05 else "not correlated")
+
+
+def test_a_two_sample_ks_test_between_two_named_groups_within_a_condition(prompts: PromptRegistry) -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "Sex": rng.choice(["male", "female"], 200),
+            "Survived": rng.integers(0, 2, 200),
+            "Age": rng.normal(30, 12, 200).round(1),
+        }
+    )
+    question = (
+        "Is the distribution of ages among the male passengers who did not survive different from the distribution "
+        "of ages among the female passengers who did not survive? Perform a two-sample Kolmogorov-Smirnov test at "
+        'alpha 0.05. @is_significantly_different[answer] where "answer" is "True" or "False".'
+    )
+    ops, values = ask(frame, prompts, question)
+    lost = frame[frame.Survived == 0]
+    p = stats.ks_2samp(lost.Age[lost.Sex == "male"], lost.Age[lost.Sex == "female"]).pvalue
+    assert ops == ["filter", "ks_2samp", "decision"]
+    assert values["is_significantly_different"] == ("True" if p < 0.05 else "False")
+
+
+def test_a_plural_mention_names_the_column(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    _, values = ask(passengers, prompts, "What is the median of the fares? @median_value[x] two decimal places")
+    assert values == {"median_value": f"{passengers.Fare.median():.2f}"}

@@ -416,6 +416,9 @@ def _measure(frame: pd.DataFrame, step: Any, values: dict[str, Value]) -> Value:
         case lang.TTest():
             a, b = _groups(frame, step.column, step.by, step.group_a, step.group_b)
             return _pick(stats.ttest_ind(a, b, equal_var=step.equal_var), step.statistic)
+        case lang.KsTwoSample():
+            a, b = _groups(frame, step.column, step.by, step.group_a, step.group_b)
+            return _pick(stats.ks_2samp(a, b), step.statistic)
         case lang.ChiSquare():
             table = pd.crosstab(frame[step.a], frame[step.b])
             if table.shape[0] < 2 or table.shape[1] < 2:

@@ -280,6 +280,18 @@ class TTest(_Measure):
     statistic: Statistic = "p_value"
 
 
+class KsTwoSample(_Measure):
+    """Two-sample Kolmogorov-Smirnov test: do ``column``'s values in groups ``group_a`` and ``group_b`` of
+    ``by`` come from the same distribution?"""
+
+    op: Literal["ks_2samp"]
+    column: ColumnName
+    by: ColumnName
+    group_a: Scalar
+    group_b: Scalar
+    statistic: Statistic = "p_value"
+
+
 class ChiSquare(_Measure):
     """Chi-square test of independence of two categorical columns."""
 
@@ -388,6 +400,7 @@ Measure = (
     | OutlierCount
     | NormalityTest
     | TTest
+    | KsTwoSample
     | ChiSquare
     | Anova
     | MissingCounts
@@ -412,6 +425,7 @@ MEASURES: tuple[type[_Measure], ...] = (
     OutlierCount,
     NormalityTest,
     TTest,
+    KsTwoSample,
     ChiSquare,
     Anova,
     MissingCounts,

@@ -154,7 +154,8 @@ def _mentions(question: str, kinds: dict[str, Kind]) -> list[tuple[int, str]]:
         for form in sorted(forms, key=len, reverse=True):
             if len(form) < 2:
                 continue
-            for match in re.finditer(rf"(?<![a-z0-9]){re.escape(form)}(?![a-z0-9])", text):
+            plural = "(?:e?s)?" if form[-1].isalpha() and len(form) >= 3 else ""  # "ages" names Age
+            for match in re.finditer(rf"(?<![a-z0-9]){re.escape(form)}{plural}(?![a-z0-9])", text):
                 start, end = match.span()
                 if not any(s <= start and end <= e for s, e, _ in spans):
                     spans.append((start, end, column))
@@ -973,6 +974,8 @@ class _Context:
         group_test = self.group_test(name, words)
         if group_test is not None:
             return group_test
+        if re.search(r"kolmogorov|\bks\b|ks_2samp", text) and re.search(r"two[- ]sample|ks_2samp|compar", text):
+            return self.ks_two_sample(name, words)
         if "p" in words and ("value" in words or "pvalue" in words) or "pvalue" in words:
             if correlating and len(self.numeric) >= 2:
                 x, y = self.pair_for([]) or self.numeric[:2]
@@ -1062,6 +1065,88 @@ class _Context:
         )
         step = {"op": "group_share", "name": name, "by": group[0], "group": group[1], "percent": percent}
         return [step | {"round": self.digits}]
+
+    def ks_two_sample(self, name: str, words: list[str]) -> Steps | None:
+        """Two-sample Kolmogorov-Smirnov test of the first number column between the two groups of one text
+        column the question names by value ("male … female"), within a yes/no condition the question puts on
+        both ("… who did not survive"): its p-value, statistic or verdict (p < 0.05)."""
+        groups = self._groups_in_text()
+        if groups is None:
+            return None
+        by, a, b = groups
+        conditions = self._yes_no_conditions(exclude={by})
+        if conditions is None:
+            return None
+        measured = [c for c in self.numeric if c != by and c not in {c for c, _ in conditions}]
+        if not measured:
+            return None
+        steps: Steps = [{"op": "filter", "column": c, "test": "eq", "value": v} for c, v in conditions]
+        test = {"op": "ks_2samp", "column": measured[0], "by": by, "group_a": a, "group_b": b}
+        p_value = "pvalue" in words or ("p" in words and "value" in words)
+        if p_value or {"statistic", "stat", "d"} & set(words):
+            return [
+                *steps,
+                {**test, "name": name, "statistic": "p_value" if p_value else "value", "round": self.digits},
+            ]
+        labels = self._described_labels(name) or _options(name, self.question)
+        positive, negative = _split_options(labels)
+        if not (positive and negative) or not {"different", "significant", "significantly", "same"} & set(words):
+            return None
+        yes, no = positive[0], negative[0]
+        if "same" in words:
+            yes, no = no, yes  # "same distribution" is the verdict when p >= 0.05
+        case = {"when": [{"ref": f"{name}_p", "test": "lt", "value": 0.05}], "label": yes}
+        helper = {**test, "name": f"{name}_p", "statistic": "p_value", "round": self.digits}
+        return [*steps, helper, {"op": "decision", "name": name, "cases": [case], "otherwise": no}]
+
+    def _groups_in_text(self) -> tuple[str, Any, Any] | None:
+        """(text column, first value, second value): the one column two of whose values the question names
+        as words, in the order it names them."""
+        if self.frame is None:
+            return None
+        head = self.text[: self.text.find("@")] if "@" in self.text else self.text
+        found: list[tuple[str, Any, Any]] = []
+        for column, kind in self.kinds.items():
+            values = _group_values(self.frame, column) if kind == "text" else None
+            if not values:
+                continue
+            spots = []
+            for value in values:
+                hit = re.search(rf"(?<![\w-]){re.escape(str(value).strip().lower())}(?![\w-])", head)
+                if hit is not None and len(str(value).strip()) >= 2:
+                    spots.append((hit.start(), value))
+            if len(spots) == 2:
+                (_, first), (_, second) = sorted(spots)
+                found.append((column, first, second))
+        return found[0] if len(found) == 1 else None
+
+    def _yes_no_conditions(self, exclude: set[str]) -> list[tuple[str, Any]] | None:
+        """Yes/no columns the question states a condition on by their word ("who did not survive" →
+        Survived = 0); None when it states both a condition and its opposite (no single subset)."""
+        head = self.text[: self.text.find("@")] if "@" in self.text else self.text
+        conditions: list[tuple[str, Any]] = []
+        for column in self.kinds:
+            values = _group_values(self.frame, column) if column not in exclude else None
+            if not values:
+                continue
+            if not (
+                all(isinstance(v, bool) for v in values) or sorted(map(str, values)) in (["0", "1"], ["0.0", "1.0"])
+            ):
+                continue
+            stems = [t[:5] for t in _tokens(column) if len(t) >= 5]
+            if not stems:
+                continue
+            states = set()
+            for hit in re.finditer(r"\b(" + "|".join(stems) + r")\w*", head):
+                before = head[max(0, hit.start() - 12) : hit.start()]
+                states.add(bool(re.search(r"\b(?:not|non|no|didn't|did not)\W*$", before) or "non-" in before))
+            if len(states) == 2:
+                return None
+            if states:
+                truthy: Any = True if all(isinstance(v, bool) for v in values) else 1
+                falsy: Any = False if truthy is True else 0
+                conditions.append((column, falsy if states.pop() else truthy))
+        return conditions
 
     def _described_labels(self, name: str) -> list[str]:
         """The quoted text labels the format's description of this name's placeholder allows:

@@ -159,7 +159,7 @@ def _check_step(step: lang.Step, checker: _Checker, where: str) -> None:  # noqa
                 need(column, where, NUMERIC)
         case lang.NormalityTest():
             need(step.column, where, NUMERIC)
-        case lang.TTest() | lang.Anova():
+        case lang.TTest() | lang.Anova() | lang.KsTwoSample():
             need(step.column, where, NUMERIC)
         case lang.Decision():
             for case in step.cases:
