@@ -456,3 +456,26 @@ def test_a_correlation_within_a_group_needs_both_by_and_group() -> None:
         _run_steps(table, {"op": "correlation", "name": "r", "x": "x", "y": "y", "by": "g"})
     values = _run_steps(table, {"op": "correlation", "name": "r", "x": "x", "y": "y", "by": "g", "group": "a"})
     assert values == {"r": f"{stats.pearsonr([1.0, 2.0, 3.0], [2.0, 1.0, 4.0]).statistic:.6g}"}
+
+
+def test_a_measures_where_conditions_bound_only_that_measure() -> None:
+    table = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0], "s": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    values = _run_steps(
+        table,
+        {
+            "op": "aggregate",
+            "name": "low",
+            "column": "x",
+            "fn": "sum",
+            "where": [{"column": "s", "test": "lt", "value": 3}],
+        },
+        {"op": "aggregate", "name": "all", "column": "x", "fn": "sum"},
+        {"op": "row_count", "name": "mid", "where": [{"column": "s", "test": "between", "values": [2, 4]}]},
+    )
+    assert values == {"low": "3", "all": "15", "mid": "3"}
+    with pytest.raises(PlanRejected, match=r"where\[0\].*between needs two values"):
+        _run_steps(
+            table, {"op": "row_count", "name": "n", "where": [{"column": "s", "test": "between", "values": [1]}]}
+        )
+    with pytest.raises(PlanRejected, match=r"where\[0\].column: no column 'nope'"):
+        _run_steps(table, {"op": "row_count", "name": "n", "where": [{"column": "nope", "test": "not_null"}]})

@@ -719,3 +719,43 @@ def test_a_two_sample_ks_test_between_two_named_groups_within_a_condition(prompt
 def test_a_plural_mention_names_the_column(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
     _, values = ask(passengers, prompts, "What is the median of the fares? @median_value[x] two decimal places")
     assert values == {"median_value": f"{passengers.Fare.median():.2f}"}
+
+
+def test_a_range_in_a_name_measures_the_rows_of_that_range(prompts: PromptRegistry) -> None:
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "star_rating": rng.choice([1.0, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0], 300),
+            "bubble_score": rng.normal(40, 5, 300).round(1),
+            "review_count": rng.integers(1, 500, 300),
+        }
+    )
+    question = (
+        "What is the correlation between the number of reviews a hotel has received and its bubble score? "
+        "Report it separately for hotels with star ratings below 3, between 3 and 4, and above 4.\n"
+        "@below3_correlation[r1], @between3and4_correlation[r2], @above4_correlation[r3], two decimal places."
+    )
+    ops, values = ask(frame, prompts, question)
+
+    def r(rows: pd.DataFrame) -> str:
+        return f"{stats.pearsonr(rows.review_count, rows.bubble_score).statistic:.2f}"
+
+    stars = frame.star_rating
+    assert ops == ["correlation"] * 3
+    assert values == {
+        "below3_correlation": r(frame[stars < 3]),
+        "between3and4_correlation": r(frame[stars.between(3, 4)]),
+        "above4_correlation": r(frame[stars > 4]),
+    }
+
+
+def test_a_range_in_a_name_also_bounds_an_aggregate(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "What is the mean Fare for passengers with Age under 30 and for those with Age over 30? "
+        "@mean_fare_under30[a] @mean_fare_over30[b] two decimal places"
+    )
+    _, values = ask(passengers, prompts, question)
+    assert values == {
+        "mean_fare_under30": f"{passengers.Fare[passengers.Age < 30].mean():.2f}",
+        "mean_fare_over30": f"{passengers.Fare[passengers.Age > 30].mean():.2f}",
+    }

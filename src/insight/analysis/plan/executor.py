@@ -100,7 +100,7 @@ def _compare(series: pd.Series, test: str, value: Any) -> Any:
     return result.fillna(False).astype(bool)
 
 
-def _filter_mask(frame: pd.DataFrame, step: lang.Filter) -> Any:
+def _filter_mask(frame: pd.DataFrame, step: lang.Filter | lang.Condition) -> Any:
     series = frame[step.column]
     match step.test:
         case "is_null":
@@ -515,7 +515,10 @@ def execute(plan: lang.TablePlan, frame: pd.DataFrame, settings: PlanSettings) -
             raise PlanExecutionError(f"the plan ran past its {settings.timeout_s:g} s limit at step {index}")
         try:
             if lang.is_measure(step):
-                result.values[step.name] = _measure(work, step, result.values)  # type: ignore[union-attr]
+                rows = work
+                for condition in step.where:  # type: ignore[union-attr]
+                    rows = rows.loc[_filter_mask(rows, condition)]
+                result.values[step.name] = _measure(rows, step, result.values)  # type: ignore[union-attr]
                 result.rounding[step.name] = step.round  # type: ignore[union-attr]
             else:
                 work = _apply(work, step)

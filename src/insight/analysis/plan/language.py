@@ -53,9 +53,22 @@ class _Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Condition(BaseModel):
+    """A test of one column's value, e.g. star_rating lt 3 (the same tests as ``filter``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    column: ColumnName
+    test: Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "is_null", "not_null", "between"]
+    value: Scalar | None = None
+    values: list[Scalar] = Field(default_factory=list, max_length=50, description="for in, not_in, between")
+
+
 class _Measure(_Step):
     name: OutputName = Field(description="the answer's name for this value, e.g. mean_fare")
     round: Digits | None = Field(default=None, description="decimal places of the reported value")
+    where: list[Condition] = Field(
+        default_factory=list, max_length=4, description="rows this measure alone is taken on (all must hold)"
+    )
 
 
 # ---- transforms -------------------------------------------------------------------------------------

@@ -214,6 +214,9 @@ def _loose_mentions(text: str, kinds: dict[str, Kind], spans: list[tuple[int, in
     matches = list(re.finditer(r"[a-z0-9]+", text))
     tokens = [m.group(0) for m in matches]
     columns = [(c, _column_words(c)) for c in kinds if c not in found]
+    columns += [  # review_count as "number of reviews"
+        (c, ["number", *words[:-1]]) for c, words in list(columns) if len(words) >= 2 and words[-1] in ("count", "cnt")
+    ]
     for column, words in sorted(columns, key=lambda item: len(item[1]), reverse=True):
         if not words or (len(words) == 1 and len(words[0]) < 5):
             continue
@@ -472,6 +475,7 @@ class _Context:
     of_outliers: set[str] = field(default_factory=set)
     placeholders: dict[str, str] = field(default_factory=dict)
     derived_groups: dict[str, list[Any]] = field(default_factory=dict)
+    ranged_columns: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, question: str, kinds: dict[str, Kind], frame: pd.DataFrame | None) -> _Context:
@@ -937,8 +941,66 @@ class _Context:
 
     # -- one measure --------------------------------------------------------------------------------------
 
-    def measure(self, name: str) -> Steps | None:  # noqa: PLR0911, PLR0912 - one return per recognised kind
+    def measure(self, name: str) -> Steps | None:
+        """The steps for one name; a range in the name (``below3_correlation``, ``between3and4_…``) takes
+        the measure on the rows of that range of the column the question compares."""
         words = _name_words(name)
+        ranged = self.range_condition(words)
+        if ranged is None:
+            return self._measure(name, words)
+        condition, kept = ranged
+        everything = self.numeric
+        self.numeric = [c for c in everything if c != condition["column"]]  # the range's column is not measured
+        self.ranged_columns = {condition["column"]}
+        try:
+            steps = self._measure(name, kept)
+        finally:
+            self.numeric, self.ranged_columns = everything, set()
+        if steps is None:
+            return None
+        return [step | {"where": [condition]} if lang_is_measure_op(step["op"]) else step for step in steps]
+
+    def range_condition(self, words: list[str]) -> tuple[dict[str, Any], list[str]] | None:
+        """(condition, the name's other words) for ``below 3`` / ``under 3``, ``above 4`` / ``over 4``,
+        ``between 3 and 4`` in a name, on the number column the question names right before such a range."""
+        for index, word in enumerate(words):
+            test, numbers, width = None, [], 2
+            nxt = words[index + 1 : index + 4]
+            if word in _RANGE_BELOW and nxt and _number(nxt[0]) is not None:
+                test, numbers = "lt", [_number(nxt[0])]
+            elif word in _RANGE_ABOVE and nxt and _number(nxt[0]) is not None:
+                test, numbers = "gt", [_number(nxt[0])]
+            elif word == "between" and len(nxt) == 3 and nxt[1] == "and" and None not in map(_number, (nxt[0], nxt[2])):
+                test, numbers, width = "between", [_number(nxt[0]), _number(nxt[2])], 4
+            if test is None:
+                continue
+            column = self._ranged_column(numbers[0])
+            if column is None:
+                return None
+            condition: dict[str, Any] = {"column": column, "test": test}
+            condition |= {"values": numbers} if test == "between" else {"value": numbers[0]}
+            self.before = [
+                s for s in self.before if not (s["op"] == "filter" and s["column"] == column)
+            ]  # the range is this name's, not the whole table's
+            return condition, words[:index] + words[index + width :]
+        return None
+
+    def _ranged_column(self, number: float | None) -> str | None:
+        """The number column the question names right before a range phrase ending in ``number``."""
+        head = _normal(self.question[: self.question.find("@")] if "@" in self.question else self.question)
+        shown = f"{number:g}"
+        for hit in re.finditer(
+            rf"\b(?:below|under|less than|lower than|above|over|greater than|higher than|between)\s+"
+            rf"{re.escape(shown)}(?!\d|\.\d)",
+            head,
+        ):
+            before = _mentions(head[max(0, hit.start() - 60) : hit.start()], self.kinds)
+            numbers = [c for _, c in before if self.kinds.get(c) in ("number", "bool")]
+            if numbers:
+                return numbers[-1]
+        return None
+
+    def _measure(self, name: str, words: list[str]) -> Steps | None:  # noqa: PLR0911, PLR0912 - one per kind
         text = self.text
         correlating = "correlation" in text or "corr" in words
         if correlating and {"strongest", "highest", "most", "max"} & set(words) and len(self.numeric) >= 3:
@@ -1489,9 +1551,13 @@ class _Context:
         named = [keys[w] for w in words if w in keys]
         if len(named) >= 2 and named[0] != named[1]:
             return named[0], named[1]
-        for match in re.finditer(r"correlat\w*[^.]*?\bbetween\b([^.]*)", self.question, re.IGNORECASE):
+        for match in re.finditer(r"correlat\w*[^.?!\n]*?\bbetween\b([^.?!\n]*)", self.question, re.IGNORECASE):
             between = [self._as_numbers(c) for c in _mentioned(match.group(1), self.kinds)]
-            pair = [c for c in between if c is not None and self.kinds.get(c) in ("number", "bool")]
+            pair = [
+                c
+                for c in between
+                if c is not None and self.kinds.get(c) in ("number", "bool") and c not in self.ranged_columns
+            ]
             if len(pair) >= 2 and pair[0] != pair[1]:
                 return pair[0], pair[1]
         return (self.numeric[0], self.numeric[1]) if len(self.numeric) >= 2 else None
@@ -1683,6 +1749,19 @@ def _quantile_in(words: list[str]) -> float | None:
             if near and near[0] in _QUARTILE_WORDS:
                 return _QUARTILE_WORDS[near[0]]
     return None
+
+
+_RANGE_BELOW = {"below", "under", "less", "lower", "lt"}
+_RANGE_ABOVE = {"above", "over", "greater", "higher", "gt"}
+_MEASURE_OPS = {model.model_fields["op"].annotation.__args__[0] for model in lang.MEASURES}  # type: ignore[union-attr]
+
+
+def lang_is_measure_op(op: str) -> bool:
+    return op in _MEASURE_OPS and op != "decision"
+
+
+def _number(word: str) -> float | None:
+    return float(word) if re.fullmatch(r"\d+(?:\.\d+)?", word) else None
 
 
 def _by(group: tuple[str, Any]) -> dict[str, Any]:

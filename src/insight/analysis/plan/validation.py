@@ -90,21 +90,32 @@ def _renamed(step: lang.Step, checker: _Checker, where: str) -> lang.Step:
             resolved_list = [checker.resolve(v, f"{where}.{field}") or v for v in values]
             if resolved_list != values:
                 update[field] = resolved_list
+    conditions = getattr(step, "where", None)
+    if conditions:
+        renamed = []
+        for index, condition in enumerate(conditions):
+            resolved = checker.resolve(condition.column, f"{where}.where[{index}].column")
+            renamed.append(condition.model_copy(update={"column": resolved or condition.column}))
+        update["where"] = renamed
     return step.model_copy(update=update) if update else step
+
+
+def _check_condition(condition: lang.Filter | lang.Condition, checker: _Checker, where: str) -> None:
+    if condition.test in ("in", "not_in") and not condition.values:
+        checker.problems.append(f"{where}: test {condition.test} needs values")
+    if condition.test == "between" and len(condition.values) != 2:
+        checker.problems.append(f"{where}: between needs two values")
+    if condition.test in ("eq", "ne", "lt", "le", "gt", "ge") and condition.value is None:
+        checker.problems.append(f"{where}: test {condition.test} needs a value")
+    if condition.test in ("lt", "le", "gt", "ge", "between"):
+        checker.need(condition.column, where, {"number", "datetime"})
 
 
 def _check_step(step: lang.Step, checker: _Checker, where: str) -> None:  # noqa: PLR0912 - one branch per op
     need = checker.need
     match step:
         case lang.Filter():
-            if step.test in ("in", "not_in") and not step.values:
-                checker.problems.append(f"{where}: test {step.test} needs values")
-            if step.test == "between" and len(step.values) != 2:
-                checker.problems.append(f"{where}: between needs two values")
-            if step.test in ("eq", "ne", "lt", "le", "gt", "ge") and step.value is None:
-                checker.problems.append(f"{where}: test {step.test} needs a value")
-            if step.test in ("lt", "le", "gt", "ge", "between"):
-                need(step.column, where, {"number", "datetime"})
+            _check_condition(step, checker, where)
         case lang.FillMissing():
             if step.strategy in ("mean", "median", "group_mean", "group_median"):
                 need(step.column, where, NUMERIC)
@@ -198,6 +209,8 @@ def check_plan(plan: lang.TablePlan, kinds: dict[str, Kind]) -> lang.TablePlan:
         where = f"steps[{index}] ({step.op})"
         step = _renamed(step, checker, where)
         _check_step(step, checker, where)
+        for position, condition in enumerate(getattr(step, "where", [])):
+            _check_condition(condition, checker, f"{where}.where[{position}]")
         created = _new_column(step)
         if created is not None:
             checker.kinds[created[0]] = created[1]
