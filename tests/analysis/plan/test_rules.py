@@ -759,3 +759,18 @@ def test_a_range_in_a_name_also_bounds_an_aggregate(passengers: pd.DataFrame, pr
         "mean_fare_under30": f"{passengers.Fare[passengers.Age < 30].mean():.2f}",
         "mean_fare_over30": f"{passengers.Fare[passengers.Age > 30].mean():.2f}",
     }
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Create a new feature FamilySize = SibSp + Parch + 1. What is its mean? @mean_family_size[x] two decimals",
+        "Create a new column 'FarePerPerson' by dividing Fare by (SibSp + 1). Its mean? @fare_per_person_mean[x]",
+        "How many passengers have a Fare above the mean Fare? @above_mean_count[x]",
+        "What is the mean absolute deviation of Age? @age_mad[x] two decimal places",
+    ],
+)
+def test_words_that_name_nothing_here_are_refused_not_read_as_the_first_column(
+    passengers: pd.DataFrame, question: str
+) -> None:
+    assert RulePlanner().plan(question, table_kinds(passengers), passengers) is None

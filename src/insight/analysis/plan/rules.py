@@ -476,6 +476,7 @@ class _Context:
     placeholders: dict[str, str] = field(default_factory=dict)
     derived_groups: dict[str, list[Any]] = field(default_factory=dict)
     ranged_columns: set[str] = field(default_factory=set)
+    undefined: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, question: str, kinds: dict[str, Kind], frame: pd.DataFrame | None) -> _Context:
@@ -710,6 +711,11 @@ class _Context:
         if new_name is not None and new_name in self.kinds:
             new_name = None  # the question's name for the new column is an existing column: not a definition
         step = self._arithmetic_step(mentions, new_name)
+        if step is not None and new_name is not None and named is not None:
+            sentence = self._sentence_at(named.start())
+            if re.search(r"\(\s*\w+\s*[-+*/]\s*\w+\s*\)|[-+*/]\s*\d+(?:\.\d+)?\b|\bplus \d", sentence):
+                self.undefined.add(_compact(new_name))  # Fare / (SibSp + 1): more than two columns and one operator
+                return
         if step is None and new_name is not None and _PERCENT_CHANGE.search(self.question):
             source = next((c for c in self.numeric if c != new_name), None)
             if source is not None:
@@ -881,11 +887,29 @@ class _Context:
             measured = self.column_for(words[: words.index("by")], numeric, fallback=False)
             if measured is not None:
                 return measured
-        return (
-            self.column_for(words, numeric, fallback=False)
-            or self.column_for(hint, numeric, fallback=False)
-            or self.column_for(words, numeric)
-        )
+        named = self.column_for(words, numeric, fallback=False) or self.column_for(hint, numeric, fallback=False)
+        if named is not None:
+            return named
+        if self._unexplained(words):
+            return None  # mean_family_size, age_mad: words that name nothing here; never the first column instead
+        return self.column_for(words, numeric)
+
+    def _unexplained(self, words: list[str]) -> set[str]:
+        """A name's words that are neither a statistic, a count, filler, a range, a group it picks, nor
+        part of a column or value the question names."""
+        known = {_stem(k) for keys, _ in _FN_WORDS + _NAME_FN_WORDS for k in keys} | _COUNT_WORDS | _FILLER
+        known |= _AFTER_REMOVAL | _BEFORE_REMOVAL | _RANGE_BELOW | _RANGE_ABOVE | set(_QUARTILES) | set(_ORDINALS)
+        left = {_stem(w) for w in words if not w.isdigit() and not re.fullmatch(r"p\d{1,2}", w)} - _GENERIC - known
+        for column in self.mentioned + [self.group_column or ""]:
+            left -= {_stem(t) for t in _tokens(column)}
+        group = self.group_of(words, "")
+        if group is not None:
+            left -= {_stem(t) for t in _tokens(f"{group[0]} {group[1]}")}
+            left -= _NEGATIONS
+        head = self.question[: self.question.find("@")] if "@" in self.question else self.question
+        left -= {_stem(t) for t in _tokens(head)}  # "unique species" the question itself says
+        columns = [_compact(c) for c in self.kinds]
+        return {w for w in left if len(w) > 1 and not (len(w) >= 3 and any(w in c for c in columns))}
 
     def group_of(self, words: list[str], column: str) -> tuple[str, Any] | None:
         """The (group column, value) a name picks among a grouping column's values, e.g. ``first_class_…``
@@ -945,6 +969,8 @@ class _Context:
         """The steps for one name; a range in the name (``below3_correlation``, ``between3and4_…``) takes
         the measure on the rows of that range of the column the question compares."""
         words = _name_words(name)
+        if any(column in _compact(name) for column in self.undefined):
+            return None  # a column the question defines by an expression the rules do not build
         ranged = self.range_condition(words)
         if ranged is None:
             return self._measure(name, words)
@@ -1352,10 +1378,12 @@ class _Context:
             return None  # a verdict the rules do not know: never guess a statistic for it
         if fn is None:
             fn = named_fn
-        if fn is None:
+        if fn is None and not self._unexplained(free):
             fn = next((f for keys, f in _FN_WORDS if any(re.search(rf"\b{k}\b", self.text) for k in keys)), None)
         if fn is None:
             return None
+        if _COUNT_WORDS & set(free) and fn not in ("missing_count", "nunique"):
+            return None  # above_mean_count: a count of rows against a statistic, not the statistic
         numeric_fn = fn not in ("missing_count", "nunique", "mode")
         if numeric_fn and self.kinds.get(column) not in ("number", "bool"):
             better = self.column_for(words, numeric=True)
@@ -1751,6 +1779,12 @@ def _quantile_in(words: list[str]) -> float | None:
     return None
 
 
+_FILLER = {
+    "value", "result", "answer", "data", "dataset", "overall", "all", "each", "column", "feature", "new",
+    "final", "calculated", "computed", "is", "total", "statistic", "stat", "transformed", "filled", "imputed",
+    "normalized", "normalised", "scaled", "standardized", "log", "variable", "quartile", "percentile", "outlier",
+    "entire", "whole", "across", "rounded", "calc", "val", "dev", "coefficient", "percentage", "percent",
+}  # fmt: skip
 _RANGE_BELOW = {"below", "under", "less", "lower", "lt"}
 _RANGE_ABOVE = {"above", "over", "greater", "higher", "gt"}
 _MEASURE_OPS = {model.model_fields["op"].annotation.__args__[0] for model in lang.MEASURES}  # type: ignore[union-attr]
