@@ -774,3 +774,39 @@ def test_words_that_name_nothing_here_are_refused_not_read_as_the_first_column(
     passengers: pd.DataFrame, question: str
 ) -> None:
     assert RulePlanner().plan(question, table_kinds(passengers), passengers) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "rows"),
+    [
+        ("Calculate the mean fare of passengers whose Pclass is 1. @mean_fare[x] two decimal places", "Pclass == 1"),
+        ("Among passengers in Pclass 3, what is the average Fare? @avg_fare[x] two decimal places", "Pclass == 3"),
+        (
+            "What is the mean Fare of passengers who embarked at Queenstown? @mean_fare[x] 2 decimals",
+            "Embarked == 'Queenstown'",
+        ),
+    ],
+)
+def test_one_value_of_a_category_column_in_the_question_keeps_its_rows(
+    passengers: pd.DataFrame, prompts: PromptRegistry, question: str, rows: str
+) -> None:
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["filter", "aggregate"]
+    assert list(values.values()) == [f"{passengers.query(rows).Fare.mean():.2f}"]
+
+
+def test_several_listed_values_are_groups_not_a_filter(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "What is the mean Fare in each class (Pclass = 1, Pclass = 2)? Ports Southampton and Cherbourg aside. "
+        "@first_class_mean_fare[a] @second_class_mean_fare[b] two decimal places"
+    )
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["aggregate", "aggregate"]
+    assert values["second_class_mean_fare"] == f"{passengers.Fare[passengers.Pclass == 2].mean():.2f}"
+
+
+def test_a_name_word_sharing_a_stem_with_a_yes_no_column_picks_its_group(
+    passengers: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    _, values = ask(passengers, prompts, "What is the mean age of survivors? @mean_age_survivors[x] two decimal places")
+    assert values == {"mean_age_survivors": f"{passengers.Age[passengers.Survived == 1].mean():.2f}"}

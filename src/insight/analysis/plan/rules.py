@@ -448,6 +448,10 @@ _BETWEEN = re.compile(
     r"\b(?:is |are |was |of |with )?between\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)"
     r"(?![\d.]*\s*(?:%|percent|times|standard|sd\b|std|iqr|decimal|digit|years? old))"
 )
+_EQUALS = re.compile(
+    r"\b(?:is|was|equals?|equal to)\s+(-?\d+(?:\.\d+)?)(?!\d|\.\d|\s*(?:%|percent|times|standard|decimal|digit|years?))"
+    r"|(?:==?)\s*(-?\d+(?:\.\d+)?)(?!\d|\.\d)"
+)
 _NOT_A_FILTER = re.compile(
     r"outlier|z ?score|iqr|interquartile|p ?value|significan|alpha|skew|kurtosis|correlation|coefficient|"
     r"threshold|decimal|round|consider|indicat|defin|categor|bin|group|scal|normali",
@@ -655,12 +659,32 @@ class _Context:
             ]
             if len(holders) == 1:
                 found.append((holders[0], value))
-        name_words = {_stem(w) for n in names for w in _tokens(n)}
+        found += self._named_values(head, {c for c, _ in found}, quoted)
+        name_words = {_stem(w) for n in names for w in _name_words(n)}
         for column, value in found:
             listed = sum(1 for other, _ in found if other == column) > 1
             measured = {_stem(w) for w in _tokens(value)} <= name_words
             if not listed and not measured:
                 self.before.append({"op": "filter", "column": column, "test": "eq", "value": value})
+
+    def _named_values(self, head: str, done: set[str], quoted: set[str]) -> list[tuple[str, str]]:
+        """Unquoted values of a category column (at most 20 values) the question names as words, written
+        as the table writes them ("who embarked at Queenstown", "in the North region"); a column two of whose
+        values are named is compared, not filtered (the caller skips it)."""
+        if self.frame is None:
+            return []
+        found: list[tuple[str, str]] = []
+        for column, kind in self.kinds.items():
+            values = _group_values(self.frame, column) if kind == "text" and column not in done else None
+            for value in values or []:
+                text = str(value).strip()
+                if len(text) < 3 or text.lower() in _NOT_VALUES or text in quoted:
+                    continue
+                if any(_normal(text) == _normal(c) for c in self.kinds):
+                    continue
+                if re.search(rf"(?<![\w-]){re.escape(text)}(?![\w-])", head):
+                    found.append((column, text))
+        return found
 
     def comparison_filters(self) -> None:
         """ "rows where X is greater than 100", "X of at least 5", "X between 20 and 30": a numeric comparison
@@ -672,10 +696,15 @@ class _Context:
         found += [
             (m.start(), m.end(), "between", [float(m.group(1)), float(m.group(2))]) for m in _BETWEEN.finditer(text)
         ]
+        found += [(m.start(), m.end(), "eq", [float(m.group(1) or m.group(2))]) for m in _EQUALS.finditer(text)]
+        found += self._column_then_value(text)
+        steps: Steps = []
         for start, end, test, numbers in sorted(found):
             column = self._compared_column(text, start, end)
             if column is None:
                 continue
+            if test == "eq" and not self._holds_value(column, numbers[0]):
+                continue  # "Pclass is 1": only a value the (category) column has
             step: dict[str, Any] = {"op": "filter", "column": column, "test": test}
             if test == "between":
                 if numbers[0] > numbers[1]:
@@ -683,8 +712,33 @@ class _Context:
                 step["values"] = numbers
             else:
                 step["value"] = numbers[0]
+            if step not in steps:
+                steps.append(step)
+        for step in steps:
+            listed = {str(o.get("value")) for o in steps if o["column"] == step["column"] and o["test"] == "eq"}
+            if step["test"] == "eq" and len(listed) > 1:
+                continue  # "Pclass = 1, Pclass = 2, Pclass = 3": groups listed, not one subset
             if step not in self.before:
                 self.before.append(step)
+
+    def _column_then_value(self, text: str) -> list[tuple[int, int, str, list[float]]]:
+        """ "passengers in Pclass 3": a category column named right before one of its values."""
+        found: list[tuple[int, int, str, list[float]]] = []
+        for position, column in _mentions(text, self.kinds):
+            after = re.match(
+                r"(\S*?)(\s+)(\d+(?:\.\d+)?)(?!\d|\.\d|\s*(?:%|percent|times|decimal|digit))", text[position:]
+            )
+            if after is None or len(after.group(1)) > len(_normal(column)) + 2:
+                continue
+            if _group_values(self.frame, column) is not None:
+                found.append((position + len(after.group(1)), position + after.end(), "eq", [float(after.group(3))]))
+        return found
+
+    def _holds_value(self, column: str, number: float) -> bool:
+        values = _group_values(self.frame, column)
+        return values is not None and any(
+            isinstance(v, int | float) and not isinstance(v, bool) and float(v) == number for v in values
+        )
 
     def _compared_column(self, text: str, start: int, end: int) -> str | None:
         """The number column named right before a comparison at ``start``, outside sentences about outliers,
@@ -923,7 +977,12 @@ class _Context:
             for c in self.kinds
             if c != column
             and c not in candidates
-            and any(len(w) >= 4 and w in _compact(c) and w not in own and not _FN_WORDS_IN([w]) for w in rest)
+            and any(
+                (len(w) >= 4 and w in _compact(c) or len(w) >= 5 and any(t[:5] == w[:5] for t in _tokens(c)))
+                and w not in own
+                and not _FN_WORDS_IN([w])
+                for w in rest
+            )
         ]
         candidates += partial
         for candidate in candidates:
@@ -1785,6 +1844,21 @@ _FILLER = {
     "normalized", "normalised", "scaled", "standardized", "log", "variable", "quartile", "percentile", "outlier",
     "entire", "whole", "across", "rounded", "calc", "val", "dev", "coefficient", "percentage", "percent",
 }  # fmt: skip
+_NOT_VALUES = {
+    "yes",
+    "no",
+    "true",
+    "false",
+    "none",
+    "other",
+    "all",
+    "nan",
+    "null",
+    "unknown",
+    "mean",
+    "median",
+    "total",
+}
 _RANGE_BELOW = {"below", "under", "less", "lower", "lt"}
 _RANGE_ABOVE = {"above", "over", "greater", "higher", "gt"}
 _MEASURE_OPS = {model.model_fields["op"].annotation.__args__[0] for model in lang.MEASURES}  # type: ignore[union-attr]
