@@ -810,3 +810,39 @@ def test_a_name_word_sharing_a_stem_with_a_yes_no_column_picks_its_group(
 ) -> None:
     _, values = ask(passengers, prompts, "What is the mean age of survivors? @mean_age_survivors[x] two decimal places")
     assert values == {"mean_age_survivors": f"{passengers.Age[passengers.Survived == 1].mean():.2f}"}
+
+
+@pytest.fixture
+def countries() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 80
+    return pd.DataFrame(
+        {
+            "Country Name": [f"C{i}" for i in range(n)],
+            "Life Expectancy": rng.normal(70, 8, n).round(1),
+            "GDP per Capita": rng.lognormal(9, 1, n).round(0),
+            "continent": rng.choice(["Asia", "Europe", "Africa"], n),
+            "happiness_score": rng.normal(5.5, 1, n).round(3),
+        }
+    )
+
+
+def test_a_value_of_an_unnamed_category_column_picks_its_group(
+    countries: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = "What is the average life expectancy in Europe? @europe_life_expectancy[x] two decimal places"
+    _, values = ask(countries, prompts, question)
+    europe = countries[countries.continent == "Europe"]
+    assert values == {"europe_life_expectancy": f"{europe['Life Expectancy'].mean():.2f}"}
+
+
+def test_the_highest_average_in_the_question_makes_a_group_extreme(
+    countries: pd.DataFrame, prompts: PromptRegistry
+) -> None:
+    question = "Which continent has the highest average happiness score? @continent_highest_happiness[x]"
+    ops, values = ask(countries, prompts, question)
+    assert ops == ["top_group"]
+    assert values == {"continent_highest_happiness": countries.groupby("continent").happiness_score.mean().idxmax()}
+    ops, values = ask(countries, prompts, "Which country has the highest GDP per capita? @country_highest_gdp[x]")
+    assert ops == ["value_at_extreme"]
+    assert values == {"country_highest_gdp": countries["Country Name"][countries["GDP per Capita"].idxmax()]}

@@ -985,6 +985,9 @@ class _Context:
             )
         ]
         candidates += partial
+        candidates += [  # europe_life_expectancy: a value of a category column the question does not name
+            c for c, kind in self.kinds.items() if kind == "text" and c != column and c not in candidates
+        ]
         for candidate in candidates:
             if candidate is None:
                 continue
@@ -1563,6 +1566,12 @@ class _Context:
             own = {_stem(t) for t in _tokens(column)} - _GENERIC
             if self.kinds[column] in ("text", "datetime") and own and own <= rest:
                 entities.append(column)
+        if not entities:  # country_highest_gdp: "Country Name"
+            entities = [
+                c
+                for c in self.kinds
+                if self.kinds[c] in ("text", "datetime") and ({_stem(t) for t in _tokens(c)} - _GENERIC) & rest
+            ]
         if len(entities) != 1:
             return None
         entity = entities[0]
@@ -1575,6 +1584,14 @@ class _Context:
         if target is None or target == entity:
             return None
         fn = next((f for keys, f in _FN_WORDS if any(k in others for k in keys) and f not in ("max", "min")), None)
+        head = self.text[: self.text.find("@")] if "@" in self.text else self.text
+        said = re.search(
+            r"\b(?:highest|lowest|largest|smallest|most|least|maximum|minimum|greatest|top)\s+"
+            r"(average|mean|median|total)\b",
+            head,
+        )
+        if fn is None and said is not None:  # "which continent has the highest average happiness score"
+            fn = _SAID_FN[said.group(1)]
         if fn is not None:
             return [{"op": "top_group", "name": name, "by": entity, "column": target, "fn": fn, "order": order}]
         return [{"op": "value_at_extreme", "name": name, "column": entity, "at": target, "order": order}]
@@ -1844,6 +1861,7 @@ _FILLER = {
     "normalized", "normalised", "scaled", "standardized", "log", "variable", "quartile", "percentile", "outlier",
     "entire", "whole", "across", "rounded", "calc", "val", "dev", "coefficient", "percentage", "percent",
 }  # fmt: skip
+_SAID_FN: dict[str, lang.AggregateFn] = {"average": "mean", "mean": "mean", "median": "median", "total": "sum"}
 _NOT_VALUES = {
     "yes",
     "no",
