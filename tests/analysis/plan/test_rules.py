@@ -846,3 +846,17 @@ def test_the_highest_average_in_the_question_makes_a_group_extreme(
     ops, values = ask(countries, prompts, "Which country has the highest GDP per capita? @country_highest_gdp[x]")
     assert ops == ["value_at_extreme"]
     assert values == {"country_highest_gdp": countries["Country Name"][countries["GDP per Capita"].idxmax()]}
+
+
+def test_counts_of_an_entity_the_question_asks_how_many_of(countries: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = "How many countries have a life expectancy above 75? @countries_above_75[x]"
+    _, values = ask(countries, prompts, question)
+    assert values == {"countries_above_75": str(int((countries["Life Expectancy"] > 75).sum()))}
+    ops, values = ask(countries, prompts, "Which continent has the most countries? @continent_most_countries[x]")
+    assert ops == ["top_group"]
+    assert values == {"continent_most_countries": countries.continent.value_counts().idxmax()}
+
+
+def test_a_category_at_an_extreme_of_a_number_without_a_statistic_is_refused(countries: pd.DataFrame) -> None:
+    question = "Which continent has the most GDP per Capita? @continent_most_gdp[x]"
+    assert RulePlanner().plan(question, table_kinds(countries), countries) is None

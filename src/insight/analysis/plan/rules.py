@@ -1398,6 +1398,10 @@ class _Context:
         question asks "how many" / "number of")."""
         if _COUNT_WORDS & set(words):
             return True
+        head = self.text[: self.text.find("@")] if "@" in self.text else self.text
+        asked = {_stem(m) for m in re.findall(r"\bhow many (\w+)", head)}
+        if asked & {_stem(w) for w in words} and not _FN_WORDS_IN(words):
+            return True  # "how many countries …" → countries_above_75
         return "number" in [_ABBREVIATIONS.get(w, w) for w in words] and bool(
             re.search(r"\bhow many\b|\bnumber of\b|\bcount\b", self.text)
         )
@@ -1422,7 +1426,8 @@ class _Context:
         quantile = _quantile_in(free)
         if fn is None and quantile is not None:
             fn = "quantile"
-        if fn is None and (_COUNT_WORDS & set(words) or self._counts_rows(free)):
+        counted_entity = self.kinds.get(column) == "text" and self._counts_rows(words)  # how many countries …
+        if fn is None and (_COUNT_WORDS & set(words) or self._counts_rows(free) or counted_entity):
             group = self.group_of(words, "")
             if group is not None:  # the rows of one group: count its (never missing) group labels
                 return [
@@ -1552,6 +1557,8 @@ class _Context:
             fn = "mean" if re.search(r"\b(?:average|mean)\b", self.text) else "sum"
         if fn is not None:
             return [{"op": "top_group", "name": name, "by": entity, "column": target, "fn": fn, "order": order}]
+        if _group_values(self.frame, entity) is not None and (self.frame is None or len(self.frame) > _MAX_GROUPS):
+            return None  # a category with many rows each: the row's value or the group's total? never guess
         return [{"op": "value_at_extreme", "name": name, "column": entity, "at": target, "order": order}]
 
     def superlative_pair(self, name: str, words: list[str]) -> Steps | None:
@@ -1579,7 +1586,8 @@ class _Context:
         others = [w for w in words if w not in _SUPERLATIVE and _stem(w) not in own]
         order = "min" if superlatives & _LOW_WORDS else "max"
         target = self.column_for(others, numeric=True, fallback=False)
-        if target is None and self._counts_rows(others):
+        plural_noun = superlatives & {"most", "least", "fewest"} and others and not self._unexplained(others)
+        if target is None and (self._counts_rows(others) or plural_noun):  # continent_most_countries
             return [{"op": "top_group", "name": name, "by": entity, "column": entity, "fn": "count", "order": order}]
         if target is None or target == entity:
             return None
@@ -1594,6 +1602,8 @@ class _Context:
             fn = _SAID_FN[said.group(1)]
         if fn is not None:
             return [{"op": "top_group", "name": name, "by": entity, "column": target, "fn": fn, "order": order}]
+        if _group_values(self.frame, entity) is not None:
+            return None  # "continent with the most population": per row or in total? never guess
         return [{"op": "value_at_extreme", "name": name, "column": entity, "at": target, "order": order}]
 
     def row_at_extreme(self, name: str, words: list[str]) -> Steps | None:
