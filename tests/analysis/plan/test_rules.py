@@ -860,3 +860,29 @@ def test_counts_of_an_entity_the_question_asks_how_many_of(countries: pd.DataFra
 def test_a_category_at_an_extreme_of_a_number_without_a_statistic_is_refused(countries: pd.DataFrame) -> None:
     question = "Which continent has the most GDP per Capita? @continent_most_gdp[x]"
     assert RulePlanner().plan(question, table_kinds(countries), countries) is None
+
+
+def test_preparation_paraphrases(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "Replace the NaN values in Age with the average age, then report the standard deviation of Age. "
+        "@age_std[x] two decimal places"
+    )
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["fill_missing", "aggregate"]
+    assert values == {"age_std": f"{passengers.Age.fillna(passengers.Age.mean()).std():.2f}"}
+    question = "Compute the log of Fare (natural log) and report its mean. @mean_log_fare[x] two decimal places"
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["transform", "aggregate"]
+    assert values == {"mean_log_fare": f"{np.log(passengers.Fare).mean():.2f}"}
+    question = (
+        "Create a column called 'Family' that is the sum of SibSp and Parch. How many passengers have Family "
+        "greater than 1? @family_count[x]"
+    )
+    ops, values = ask(passengers, prompts, question)
+    assert ops == ["arithmetic", "filter", "row_count"]
+    assert values == {"family_count": str(int((passengers.SibSp + passengers.Parch > 1).sum()))}
+
+
+def test_a_transformed_name_without_its_transform_is_refused(passengers: pd.DataFrame) -> None:
+    question = "Take the square root of Fare and report its mean. @mean_sqrt_fare[x] two decimal places"
+    assert RulePlanner().plan(question, table_kinds(passengers), passengers) is None

@@ -396,8 +396,8 @@ _BIN_OPEN = re.compile(
     r"(?:\+|[^)]*?(?:and|or) (?:above|older|over|more))[^)]*\)",
 )
 _FILL = re.compile(
-    r"(?:fill|impute|replac)\w*[^.]*?missing[^.]*?\b(mean|median|mode|most frequent)\b"
-    r"|missing[^.]*?(?:fill|impute|replac)\w*[^.]*?\b(mean|median|mode|most frequent)\b"
+    r"(?:fill|impute|replac)\w*[^.]*?(?:missing|nan|null|empty)[^.]*?\b(mean|median|mode|most frequent|average)\b"
+    r"|(?:missing|nan|null)[^.]*?(?:fill|impute|replac)\w*[^.]*?\b(mean|median|mode|most frequent|average)\b"
     r"|\b(mean|median|mode)\s+(?:imputation|substitution)\b",
     re.IGNORECASE,
 )
@@ -411,7 +411,8 @@ _IQR_FACTOR = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\*|x|×|times)\s*(?:the\s+)?(?:i
 _REMOVES = re.compile(r"\b(?:remov|exclud|prun|drop|filter(?:ing|ed)? out|discard|eliminat)\w*", re.IGNORECASE)
 _METHODS = {"pearson", "spearman", "kendall"}
 _TRANSFORMS = re.compile(
-    r"\b(?:log(?:arithm)?(?:ic)?\s+(?:function|transform\w*)|log10|min[- ]?max\s+(?:normali[sz]\w*|scal\w*)|"
+    r"\b(?:log(?:arithm)?(?:ic)?\s+(?:function|transform\w*)|log10|natural log(?:arithm)?|log(?:arithm)? of|"
+    r"min[- ]?max\s+(?:normali[sz]\w*|scal\w*)|"
     r"standardi[sz]\w*|z[- ]?score (?:normali[sz]\w*|standardi[sz]\w*))",
     re.IGNORECASE,
 )
@@ -506,6 +507,8 @@ class _Context:
         self.quoted_filters(names)
         self.comparison_filters()
         self.derive()
+        if self.derived is not None:  # "… greater than 1" on the column the question just defined
+            self.comparison_filters(only=self.derived)
         self.bins()
         self.weekend()
         self.years(names)
@@ -544,7 +547,7 @@ class _Context:
 
     def _fill_one(self, match: re.Match[str]) -> None:
         how = (match.group(1) or match.group(2) or match.group(3)).lower()
-        strategy = "mode" if how in ("mode", "most frequent") else how
+        strategy = "mode" if how in ("mode", "most frequent") else "mean" if how == "average" else how
         sentence = self._sentence_at(match.start())
         targets = [self._as_numbers(c) or c for c in _mentioned(sentence, self.kinds)]
         if not targets and len(self.numeric) == 1:
@@ -686,7 +689,7 @@ class _Context:
                     found.append((column, text))
         return found
 
-    def comparison_filters(self) -> None:
+    def comparison_filters(self, only: str | None = None) -> None:
         """ "rows where X is greater than 100", "X of at least 5", "X between 20 and 30": a numeric comparison
         right after a column (not in a sentence about outliers, tests or thresholds of a statistic)."""
         text = _normal(self.question[: self.question.find("@")] if "@" in self.question else self.question)
@@ -702,6 +705,8 @@ class _Context:
         for start, end, test, numbers in sorted(found):
             column = self._compared_column(text, start, end)
             if column is None:
+                continue
+            if only is not None and column != only:
                 continue
             if test == "eq" and not self._holds_value(column, numbers[0]):
                 continue  # "Pclass is 1": only a value the (category) column has
@@ -1190,6 +1195,9 @@ class _Context:
         share = self.group_share(name, words)
         if share is not None:
             return share
+        transformed = {"log", "ln", "sqrt", "normalized", "normalised", "scaled", "standardized", "zscore"} & set(words)
+        if transformed and not any(step["op"] == "transform" for step in self.before + self.removal):
+            return None  # mean_log_fare with no log taken: never the untransformed column
         if _UNHANDLED & {_stem(w) for w in words} - self._column_words_in(words):
             return None  # fare_difference, fare_cv: a statistic the rules do not compute: never a nearby one
         return self.aggregate(name, words)
@@ -1197,7 +1205,7 @@ class _Context:
     def _column_words_in(self, words: list[str]) -> set[str]:
         """The name's words that belong to a column's own name (``price_difference`` may be a column)."""
         stems = {_stem(w) for w in words}
-        return {w for c in self.kinds for w in {_stem(t) for t in _tokens(c)} if w in stems}
+        return {w for c in self.kinds for w in {_stem(t) for t in _column_words(c)} if w in stems}
 
     def group_share(self, name: str, words: list[str]) -> Steps | None:
         """``survival_rate``, ``proportion_class_1``, ``percentage_female``: the share of rows in the group
