@@ -886,3 +886,21 @@ def test_preparation_paraphrases(passengers: pd.DataFrame, prompts: PromptRegist
 def test_a_transformed_name_without_its_transform_is_refused(passengers: pd.DataFrame) -> None:
     question = "Take the square root of Fare and report its mean. @mean_sqrt_fare[x] two decimal places"
     assert RulePlanner().plan(question, table_kinds(passengers), passengers) is None
+
+
+def test_outlier_and_normality_paraphrases(passengers: pd.DataFrame, prompts: PromptRegistry) -> None:
+    question = (
+        "Remove outliers from Fare using the IQR method and report the new mean Fare. "
+        "@mean_fare_no_outliers[x] two decimal places"
+    )
+    ops, values = ask(passengers, prompts, question)
+    fare = passengers.Fare
+    q1, q3 = fare.quantile(0.25), fare.quantile(0.75)
+    kept = fare[(fare >= q1 - 1.5 * (q3 - q1)) & (fare <= q3 + 1.5 * (q3 - q1))]
+    assert ops == ["remove_outliers", "aggregate"]
+    assert values == {"mean_fare_no_outliers": f"{kept.mean():.2f}"}
+    question = "What is the Kolmogorov-Smirnov statistic for Fare against a normal distribution? @ks_stat[x] four decimal places"
+    ops, values = ask(passengers, prompts, question)
+    expected = stats.kstest(fare, "norm", args=(fare.mean(), fare.std(ddof=1))).statistic
+    assert ops == ["normality_test"]
+    assert values == {"ks_stat": f"{expected:.4f}"}

@@ -67,7 +67,9 @@ _QUOTED = re.compile(r"[\"'“‘]([^\"'”’\n]{1,60})[\"'”’]")
 _GENERIC = {"of", "the", "in", "a", "an", "and", "for", "per", "by", "value", "values", "column", "number", "num"}
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _NEGATIONS = {"not", "non", "no", "without", "didnt", "dont", "un", "false"}
-_AFTER_REMOVAL = {"without", "after", "removed", "removal", "clean", "cleaned", "left", "remaining", "new", "post"}
+_AFTER_REMOVAL = {
+    "without", "after", "removed", "removal", "clean", "cleaned", "left", "remaining", "new", "post", "excluding",
+}  # fmt: skip
 _BEFORE_REMOVAL = {"with", "before", "original", "pre", "raw"}
 _MAX_GROUPS = 20
 _MODEL_TRAINING = re.compile(
@@ -122,7 +124,11 @@ def _name_words(name: str) -> list[str]:
     letters or more split off (``fare_std_class2`` → class 2, ``below3`` → below 3; ``p75`` and ``q1`` stay)."""
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
     spaced = re.sub(r"(?<=[A-Za-z]{3})(?=\d)|(?<=\d)(?=[A-Za-z]{3})", " ", spaced)
-    return _tokens(spaced)
+    words = _tokens(spaced)
+    return [  # mean_fare_no_outliers: "no" before outliers is "without" (elsewhere "no" is a number: no_of_x)
+        "without" if w == "no" and words[i + 1 : i + 2] and words[i + 1].startswith("outlier") else w
+        for i, w in enumerate(words)
+    ]
 
 
 def _stem(word: str) -> str:
@@ -1171,6 +1177,8 @@ class _Context:
             return self.verdict(name)
         if "shapiro" in words or ("w" in words and "shapiro" in text):
             return self.normality(name, "value")
+        if {"ks", "kolmogorov"} & set(words) and {"stat", "statistic", "d"} & set(words) and "normal" in text:
+            return self.normality(name, "value")  # ks_stat against a normal distribution
         extreme = self.extreme(name, words) or self.row_at_extreme(name, words)
         if extreme is not None:
             return extreme
