@@ -899,7 +899,7 @@ def test_outlier_and_normality_paraphrases(passengers: pd.DataFrame, prompts: Pr
     kept = fare[(fare >= q1 - 1.5 * (q3 - q1)) & (fare <= q3 + 1.5 * (q3 - q1))]
     assert ops == ["remove_outliers", "aggregate"]
     assert values == {"mean_fare_no_outliers": f"{kept.mean():.2f}"}
-    question = "What is the Kolmogorov-Smirnov statistic for Fare against a normal distribution? @ks_stat[x] four decimal places"
+    question = "What is the Kolmogorov-Smirnov statistic for Fare against a normal distribution? @ks_stat[x] 4 decimals"
     ops, values = ask(passengers, prompts, question)
     expected = stats.kstest(fare, "norm", args=(fare.mean(), fare.std(ddof=1))).statistic
     assert ops == ["normality_test"]
