@@ -8,6 +8,10 @@ Modes:
   check, execution and scoring. ``--limit N`` takes the first N questions of the seeded order (the
   reference sample is its first 50), so a bounded run is still a fixed, stated sample.
 - ``--planner rules``: the deterministic skeleton planner only (no model).
+- ``--paraphrase names|columns`` (with ``--planner rules``): each question the rules answer right is asked
+  again reworded (``names``: every ``@name``'s words swapped for a synonym, mean ↔ average, std →
+  standard_deviation, max ↔ maximum, count ↔ number, …; ``columns``: column mentions lower-cased with
+  spaces for underscores) and scored under the original names: how far the rules follow a rewording.
 
 The last line printed is one JSON object: accuracy overall / by level / by concept, the share refused as
 unsupported, plan validity (valid, executable plans among the questions not refused), execution p50 (ms),
@@ -24,6 +28,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import re
 import statistics
 import sys
 import time
@@ -188,6 +193,64 @@ def run_planner(
     return summarise(rows, f"planner:{args.planner}", extra)
 
 
+_SYNONYMS = {
+    "mean": "average", "average": "mean", "avg": "mean", "std": "standard_deviation", "max": "maximum",
+    "maximum": "max", "min": "minimum", "minimum": "min", "count": "number", "number": "count",
+    "highest": "largest", "lowest": "smallest",
+}  # fmt: skip
+
+
+def reworded(text: str, frame: Any, how: str) -> tuple[str, dict[str, str]]:
+    """The question reworded, and the new name of each renamed ``@name`` (old → new)."""
+    if how == "columns":
+        for column in map(str, frame.columns):
+            if len(column) >= 3 and column.lower() != column:
+                pattern = rf"(?<![\w@]){re.escape(column)}(?!\w)"
+                text = re.sub(pattern, column.lower().replace("_", " "), text)
+        return text, {}
+    renamed: dict[str, str] = {}
+    for name in set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)\[", text)):
+        new = "_".join(_SYNONYMS.get(w.lower(), w) for w in name.split("_"))
+        if new != name:
+            renamed[name] = new
+            text = re.sub(rf"@{re.escape(name)}\[", f"@{new}[", text)
+    return text, renamed
+
+
+def run_paraphrases(
+    data: Path, questions: list[dict[str, Any]], labels: dict[int, list[list[str]]], args: argparse.Namespace
+) -> dict[str, Any]:
+    from insight.analysis.plan.answer import build_table_questions
+
+    service = build_table_questions(get_settings(), use_model=False, mode="rules")
+    order = seeded_order(questions, data / "tables")
+    middle = len(order) // 2
+    order = order[:middle] if args.half == "tune" else order[middle:] if args.half == "held_out" else order
+    tables = Tables(data / "tables")
+    counts = {"variants": 0, "still_right": 0, "refused": 0, "wrong": 0}
+    for q in order:
+        frame = tables.frame(q["file_name"])
+        text = f"{q['question']}\n{q['constraints']}\n{q['format']}"
+        base = asyncio.run(service.answer(frame, text))
+        if not (base.supported and question_correct({v.name: v.text for v in base.values}, labels[q["id"]])):
+            continue
+        new_text, renamed = reworded(text, frame, args.paraphrase)
+        if new_text == text:
+            continue
+        answer = asyncio.run(service.answer(frame, new_text))
+        back = {new: old for old, new in renamed.items()}
+        got = {back.get(v.name, v.name): v.text for v in answer.values}
+        counts["variants"] += 1
+        if answer.refused or not answer.supported:
+            counts["refused"] += 1
+        elif question_correct(got, labels[q["id"]]):
+            counts["still_right"] += 1
+        else:
+            counts["wrong"] += 1
+            print(json.dumps({"id": q["id"], "renamed": renamed, "answers": got}), file=sys.stderr)
+    return {"bench": "table_questions", "mode": f"paraphrase:{args.paraphrase}", "half": args.half, **counts}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("/work/shared/benchdata/dabench"))
@@ -201,9 +264,12 @@ def main() -> None:
         help="tune: first half of the seeded order (the reference sample is in it); held_out: the second half",
     )
     parser.add_argument("--levels", default="", help="comma-separated levels to keep (easy,medium,hard)")
+    parser.add_argument("--paraphrase", choices=("names", "columns"), help="reword the questions the rules get right")
     args = parser.parse_args()
     questions, labels = load(args.data)
-    if args.reference:
+    if args.paraphrase:
+        result = run_paraphrases(args.data, questions, labels, args)
+    elif args.reference:
         result = run_reference(args.data, questions, labels)
     else:
         result = run_planner(args.data, questions, labels, args)
