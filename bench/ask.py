@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,7 +51,7 @@ from insight.rag.factory import build_rag_service  # noqa: E402
 from insight.rag.search import SearchHit  # noqa: E402
 from insight.rag.service import RagService  # noqa: E402
 from insight.rag.verify import verify  # noqa: E402
-from retrieval import corpus_documents, free_port, percentile, read_jsonl  # noqa: E402
+from retrieval import corpus_documents, percentile, read_jsonl, served_api  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -341,46 +338,15 @@ def generative(answerer: Answerer, collection: str, qs: list[Question], budget_s
 
 def http_ask_latency(store: Path, collection: str, texts: list[str]) -> dict[str, Any]:
     """p50/p99 of POST /api/v1/ask (extractive) from this process to a uvicorn process of its own."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "INSIGHT_VECTORSTORE__PATH": str(store),
-        "INSIGHT_API__ACCESS_LOG": "false",
-        "INSIGHT_LOG_LEVEL": "WARNING",
-        "INSIGHT_PREDICTOR__MODEL_DIR": str(store / "no-model"),
-        "INSIGHT_EMBEDDINGS__THREADS": "1",
-        "INSIGHT_AUTH__ENABLED": "false",
-        "INSIGHT_AUTH__RATE_LIMIT": "1000000/minute",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "insight.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the API server did not start")
-                time.sleep(0.2)
-            body = {"collection": collection, "answer_mode": "extractive"}
-            for text in texts[:5]:  # warm-up: snapshot and lexical index build
-                client.post("/api/v1/ask", json={**body, "question": text}).raise_for_status()
-            latencies = []
-            for text in texts[5:]:
-                started = time.perf_counter()
-                client.post("/api/v1/ask", json={**body, "question": text}).raise_for_status()
-                latencies.append((time.perf_counter() - started) * 1000)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with served_api(store, {}, timeout_s=60, start_s=90) as client:
+        body = {"collection": collection, "answer_mode": "extractive"}
+        for text in texts[:5]:  # warm-up: snapshot and lexical index build
+            client.post("/api/v1/ask", json={**body, "question": text}).raise_for_status()
+        latencies = []
+        for text in texts[5:]:
+            started = time.perf_counter()
+            client.post("/api/v1/ask", json={**body, "question": text}).raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
     return {
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(percentile(latencies, 99), 2),

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,37 +104,31 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def http_latency(
-    settings: Settings, collection: str, queries: list[str], top_k: int, overrides: list[str] | None = None
-) -> dict[str, float]:
-    """p50/p99 of POST /api/v1/search from this process to a separate uvicorn process.
-
-    The server runs the service's default search settings, with ``overrides`` (``--set key=value``) applied.
-    """
+@contextmanager
+def served_api(store: Path, env: dict[str, str], *, timeout_s: float, start_s: float) -> Iterator[httpx.Client]:
+    """``insight serve`` in a process of its own on ``store`` (no model, no keys, one embedding thread: the
+    service's default, one request, one core), ``env`` on top; a client once ``/health`` answers."""
     port = free_port()
-    env = {
+    server_env = {
         **os.environ,
-        "INSIGHT_VECTORSTORE__PATH": str(settings.vectorstore.path),
+        "INSIGHT_VECTORSTORE__PATH": str(store),
         "INSIGHT_API__ACCESS_LOG": "false",
         "INSIGHT_LOG_LEVEL": "WARNING",
-        "INSIGHT_PREDICTOR__MODEL_DIR": str(settings.vectorstore.path / "no-model"),
-        "INSIGHT_EMBEDDINGS__THREADS": "1",  # the service's default: one request, one core
-        "INSIGHT_AUTH__ENABLED": "false",  # search itself is measured here; bench/load.py covers the keyed path
+        "INSIGHT_PREDICTOR__MODEL_DIR": str(store / "no-model"),
+        "INSIGHT_EMBEDDINGS__THREADS": "1",
+        "INSIGHT_AUTH__ENABLED": "false",  # the route itself is measured here; bench/load.py covers the keyed path
         "INSIGHT_AUTH__RATE_LIMIT": "1000000/minute",  # applies per client even without keys (default 1200/minute)
-    }  # search settings: the service's defaults (100 candidates per ranking), not the deep quality runs
-    for item in overrides or []:
-        key, _, value = item.partition("=")
-        env[f"INSIGHT_SEARCH__{key.upper()}"] = value
+        **env,
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "insight.cli", "serve", "--port", str(port)],
-        env=env,
+        env=server_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            deadline = time.monotonic() + 60
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout_s) as client:
+            deadline = time.monotonic() + start_s
             while True:
                 try:
                     if client.get("/health").status_code == 200:
@@ -143,24 +138,39 @@ def http_latency(
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("the API server did not start")
                 time.sleep(0.2)
-            body = {"collection": collection, "top_k": top_k, "mode": "hybrid"}
-            for query in queries[:20]:  # warm-up: lexical index build, caches
-                client.post("/api/v1/search", json={**body, "query": query}).raise_for_status()
-            latencies = []
-            in_server = []  # the route's own took_ms: search without HTTP, JSON or queueing
-            for query in queries:
-                started = time.perf_counter()
-                response = client.post("/api/v1/search", json={**body, "query": query}).raise_for_status()
-                latencies.append((time.perf_counter() - started) * 1000)
-                in_server.append(float(response.json()["took_ms"]))
-            health = []  # the HTTP stack alone (middleware, server, client) on the same connection
-            for _ in range(100):
-                started = time.perf_counter()
-                client.get("/health").raise_for_status()
-                health.append((time.perf_counter() - started) * 1000)
+            yield client
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def http_latency(
+    settings: Settings, collection: str, queries: list[str], top_k: int, overrides: list[str] | None = None
+) -> dict[str, float]:
+    """p50/p99 of POST /api/v1/search from this process to a separate uvicorn process.
+
+    The server runs the service's default search settings, with ``overrides`` (``--set key=value``) applied.
+    """
+    # search settings: the service's defaults (100 candidates per ranking), not the deep quality runs
+    search_env = {
+        f"INSIGHT_SEARCH__{key.upper()}": value for key, _, value in (o.partition("=") for o in overrides or [])
+    }
+    with served_api(settings.vectorstore.path, search_env, timeout_s=30, start_s=60) as client:
+        body = {"collection": collection, "top_k": top_k, "mode": "hybrid"}
+        for query in queries[:20]:  # warm-up: lexical index build, caches
+            client.post("/api/v1/search", json={**body, "query": query}).raise_for_status()
+        latencies = []
+        in_server = []  # the route's own took_ms: search without HTTP, JSON or queueing
+        for query in queries:
+            started = time.perf_counter()
+            response = client.post("/api/v1/search", json={**body, "query": query}).raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+            in_server.append(float(response.json()["took_ms"]))
+        health = []  # the HTTP stack alone (middleware, server, client) on the same connection
+        for _ in range(100):
+            started = time.perf_counter()
+            client.get("/health").raise_for_status()
+            health.append((time.perf_counter() - started) * 1000)
     # The floor under all of it: embedding one query, one thread, in this process on the same queries,
     # with the service's query model and, for comparison, with the documents' model.
     embedding: dict[str, list[float]] = {"int8": [], "document": []}
