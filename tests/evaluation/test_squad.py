@@ -49,6 +49,10 @@ def test_a_squad_folder_loads_one_half_with_its_gold_answers(squad_folder: Path)
     assert [c["id"] for c in load_squad(squad_folder, "tune").cases] == ["s1"]
     assert len(load_squad(squad_folder, "all").cases) == 3
     assert report.corpus == squad_folder / "corpus.jsonl" and report.name == "squad-report"
+    with (squad_folder / "answers.jsonl").open("ab") as answers:
+        answers.write(b'["not", "an", "object"]\n')
+    with pytest.raises(SuiteInvalid, match=r"answers\.jsonl:4: each line must be a JSON object"):
+        load_squad(squad_folder, "report")
     (squad_folder / "answers.jsonl").unlink()
     with pytest.raises(SuiteInvalid, match=r"lacks answers\.jsonl"):
         load_squad(squad_folder, "report")

@@ -103,12 +103,10 @@ def load_beir(folder: Path, split: str) -> Dataset:
         if grade > 0:
             qrels.setdefault(parts[0], {})[parts[1]] = grade
     cases = []
-    for raw in queries_path.read_bytes().splitlines():
-        if raw.strip():
-            query = orjson.loads(raw)
-            qid = str(query["_id"])
-            if qid in qrels:
-                cases.append({"id": qid, "query": query["text"], "relevant": qrels[qid]})
+    for query in _records(queries_path):
+        qid = str(query["_id"])
+        if qid in qrels:
+            cases.append({"id": qid, "query": query["text"], "relevant": qrels[qid]})
     if not cases:
         raise SuiteInvalid(f"{folder}: no judged queries for split {split!r}")
     return Dataset(f"{folder.name}-{split}", cases, _sha256([corpus, queries_path, qrels_path]), str(folder), corpus)
@@ -143,11 +141,13 @@ def load_squad(folder: Path, half: str) -> Dataset:
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
-    for raw in path.read_bytes().splitlines():
+    """The JSON objects of a JSONL file, one per non-blank line; any other line is a clear error."""
+    for number, raw in enumerate(path.read_bytes().splitlines(), 1):
         if raw.strip():
             record = orjson.loads(raw)
-            if isinstance(record, dict):
-                yield record
+            if not isinstance(record, dict):
+                raise SuiteInvalid(f"{path}:{number}: each line must be a JSON object")
+            yield record
 
 
 def beir_corpus(path: Path) -> Iterator[dict[str, Any]]:

@@ -26,7 +26,6 @@ from insight.config import LLMSettings, Settings
 from insight.errors import (
     ConfigError,
     InsightError,
-    LLMNotConfigured,
     LLMRateLimited,
     LLMTimeout,
     LLMUnavailable,
@@ -824,13 +823,6 @@ def span_scores(answer: str, gold: Any) -> dict[str, float]:
     }
 
 
-class _NoModel:
-    """The chat-client slot of an extractive suite's answerer: it never calls the model."""
-
-    def require(self) -> Any:
-        raise LLMNotConfigured("an extractive ask suite calls no model")
-
-
 class AskScorer:
     """Scores what the ask service returns: the same ``Answerer`` (``build_answerer``) the API and the CLI use,
     with the suite's prompt version, called as ``POST /api/v1/ask`` calls it (``answer``). Its chat client is
@@ -857,7 +849,7 @@ class AskScorer:
         self.answerer = build_answerer(
             evaluator.settings.search,
             rag,
-            self.llm if self.llm is not None else _NoModel(),
+            self.llm if self.llm is not None else LLMSlot(LLMSettings(provider="none")),  # extractive: no model
             evaluator.prompts,
             prompt_name=prompt.name if prompt is not None else None,
             prompt_version=prompt.version if prompt is not None else None,
@@ -898,8 +890,7 @@ class AskScorer:
         record.scores |= spans
         if not spans:
             record.unmeasured |= dict.fromkeys(SPAN_METRICS, "no_gold_answers")
-        top_grade = max(relevant_docs.values())
-        record.scores["gold_cited"] = float(any(relevant_docs.get(doc) == top_grade for doc in cited))
+        record.scores["gold_cited"] = float(recall > 0)  # recall counts the top-grade documents cited
         record.detail = {
             "relevant": relevant_docs,
             "ranking": unique_docs((hit.doc_id for hit in answer.passages), 100),
